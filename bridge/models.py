@@ -1,0 +1,159 @@
+"""The bridge's own vocabulary: typed records that flow from the Trackops client downstream.
+
+Glossary (one word per concept, used everywhere):
+- ``event_id``: the Trackops id of an event. ``uid``: the iCalendar UID we emit for it.
+- ``calendar_id``: a Trackops calendar (known only from events; the API has no calendar list).
+- ``feed``: one published .ics URL; ``feed_token``: the unguessable part of that URL.
+- ``draft``: an entry a person made that is not yet sent; ``outbox``: drafts waiting to be sent.
+
+Every datetime here is timezone-aware UTC; a zone name (IANA) travels beside it, never inside it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Address:
+    address_1: str = ""
+    address_2: str = ""
+    address_3: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    country: str = ""
+
+    def one_line(self) -> str:
+        """The address as calendar clients show it in a LOCATION line."""
+        street = [part for part in (self.address_1, self.address_2, self.address_3) if part]
+        region = " ".join(part for part in (self.state, self.zip) if part)
+        parts = [*street, self.city, region, self.country]
+        return ", ".join(part for part in parts if part)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(
+            (
+                self.address_1,
+                self.address_2,
+                self.address_3,
+                self.city,
+                self.state,
+                self.zip,
+                self.country,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Trackops event as the bridge understands it, whatever JSON shape it arrived in."""
+
+    event_id: int
+    title: str
+    start_at: datetime
+    end_at: datetime
+    calendar_id: int | None = None
+    case_id: int | None = None
+    subject_id: int | None = None
+    case_service_id: int | None = None
+    body: str = ""
+    timezone: str | None = None  # IANA name; None when Trackops has none for the event
+    is_allday: bool = False
+    address: Address | None = None
+    staff_ids: tuple[int, ...] = ()
+    alert_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    # The record exactly as Trackops sent it, kept for diagnosis; not part of the event's content.
+    raw_json: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: int
+    case_number: str = ""
+    reference: str = ""
+    title: str = ""
+    updated_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """How people name a case: its number, and the reference when there is one."""
+        parts = [p for p in (self.case_number, self.reference) if p]
+        return " / ".join(parts) if parts else f"Case {self.case_id}"
+
+
+@dataclass(frozen=True)
+class Subject:
+    subject_id: int
+    case_id: int | None
+    name: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Staff:
+    staff_id: int
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    updated_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return full or f"Staff {self.staff_id}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    calendar_id: int
+    name: str
+    timezone: str | None = None  # the calendar's default zone for events that carry none
+
+
+class Privacy(enum.StrEnum):
+    """How much of each event a feed shows."""
+
+    FULL = "full"  # title, description, location, case and subject reference
+    LIMITED = "limited"  # title and location
+    BUSY = "busy"  # "Busy" and the times, nothing else
+
+
+class FeedKind(enum.StrEnum):
+    CALENDAR = "calendar"
+    STAFF = "staff"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One published .ics URL and the choices its owner made for it."""
+
+    feed_id: int
+    kind: FeedKind
+    target_id: int | None  # calendar_id or staff_id; None for the feed of everything
+    name: str
+    privacy: Privacy
+    token: str = field(repr=False)  # a secret: never shown in reprs or logs
+    timezone: str | None = None  # default for events without their own zone
+
+    @property
+    def slug(self) -> str:
+        """The file name in the feed URL: readable, but carrying no secret."""
+        return f"{self.kind.value}-{self.target_id}" if self.target_id is not None else "all"
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """What the feed renderer needs of one event, resolved by the store."""
+
+    event: Event
+    sequence: int  # rises every time the event's content changes (iCalendar SEQUENCE)
+    case_label: str | None = None
+    subject_name: str | None = None
+    calendar_name: str | None = None

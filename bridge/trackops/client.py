@@ -1,0 +1,384 @@
+"""The Trackops HTTP client: auth, pacing, retries, paging and status mapping, on httpx.
+
+Entry point: `TrackopsClient`. It returns typed records (bridge.models) and raises the error tree
+of bridge.errors; no caller sees an httpx object or a raw JSON dict. The token is held only by
+httpx's auth object and never appears in logs, errors or reprs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from bridge import __version__
+from bridge.errors import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitedError,
+    RecordError,
+    ServerError,
+    TrackopsError,
+    TransportError,
+    UnexpectedResponseError,
+)
+from bridge.models import Case, Event, Staff, Subject
+from bridge.trackops import records
+from bridge.trackops.pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PER_PAGE = 100  # Trackops' maximum page size
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+BODY_PREVIEW = 200
+
+
+@dataclass
+class RequestStats:
+    """Counters the sync engine persists as sync health."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.rate_limited += rate_limited
+            self.retries += retries
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a collection: the records read, and the ones that could not be."""
+
+    number: int
+    records: list[T]
+    problems: list[RecordError]
+    size: int  # records Trackops sent, readable or not
+
+
+@dataclass(frozen=True)
+class Count:
+    record_count: int
+    page_count: int
+
+
+class TrackopsClient:
+    """A polite client for one Trackops account.
+
+    `transport` lets tests mount an app in-process (httpx.WSGITransport); `sleep` and `clock`
+    are injectable so retry paths can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        token: str,
+        *,
+        rate_limit: float = 1.0,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.stats = RequestStats()
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self._pacer = Pacer(rate_limit, sleep=sleep)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth(f"{username}/token", token),
+            headers={
+                "Accept": "application/json",
+                "User-Agent": f"trackops-bridge/{__version__} (+calendar feeds)",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"TrackopsClient({self.base_url!r}, user={self.username!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TrackopsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- records ---------------------------------------------------------------------------
+
+    def get_event(self, event_id: int) -> Event:
+        return records.read_event(records.unwrap_record(self._get(f"/events/{event_id}"), "event"))
+
+    def get_raw_event(self, event_id: int) -> Mapping[str, Any]:
+        """The event exactly as Trackops sends it, for `trackops-bridge check`."""
+        return records.unwrap_record(self._get(f"/events/{event_id}"), "event")
+
+    def create_event(self, body: Mapping[str, Any]) -> Event:
+        """POST /events with a `{"event": {...}}` body; returns the event Trackops created."""
+        reply = self._request("POST", "/events", json=body)
+        return records.read_event(records.unwrap_record(reply, "event"))
+
+    def iter_event_pages(self, **filters: Any) -> Iterator[Page[Event]]:
+        return self.iter_pages("/events", records.read_event, **filters)
+
+    def iter_case_pages(self, **filters: Any) -> Iterator[Page[Case]]:
+        return self.iter_pages("/cases", records.read_case, **filters)
+
+    def iter_subject_pages(self, **filters: Any) -> Iterator[Page[Subject]]:
+        return self.iter_pages("/subjects", records.read_subject, **filters)
+
+    def iter_staff_pages(self, **filters: Any) -> Iterator[Page[Staff]]:
+        return self.iter_pages("/staff", records.read_staff, **filters)
+
+    # -- collections -----------------------------------------------------------------------
+
+    def count(self, path: str, **filters: Any) -> Count:
+        """Totals through `mode=count`: for progress and ETA, never for correctness."""
+        body = self._get(path, {**_encode(filters), "mode": "count"})
+        if not isinstance(body, Mapping) or "record_count" not in body:
+            raise UnexpectedResponseError(
+                f"GET {path}?mode=count did not return a record count", url=path
+            )
+        return Count(int(body["record_count"]), int(body.get("page_count") or 0))
+
+    def iter_pages(
+        self, path: str, read: Callable[[Any], T], *, dir: str = "asc", **filters: Any
+    ) -> Iterator[Page[T]]:
+        """Every page of a collection, until a page shorter than PER_PAGE.
+
+        Unreadable records are returned as problems beside the good ones, so one bad record
+        never stops a sync. Trackops' sort key is unknown, so callers must not rely on order.
+        """
+        params = {**_encode(filters), "per_page": PER_PAGE, "dir": dir}
+        previous_ids: list[Any] | None = None
+        number = 1
+        while True:
+            rows = _collection(self._get(path, {**params, "page": number}), path)
+            ids = [row.get("id") if isinstance(row, Mapping) else None for row in rows]
+            if rows and ids == previous_ids:
+                # A server that ignores `page` would otherwise be paged forever.
+                raise UnexpectedResponseError(
+                    f"GET {path} returned the same records for page {number} as for "
+                    f"page {number - 1}; the server may be ignoring the page parameter",
+                    url=path,
+                )
+            good: list[T] = []
+            problems: list[RecordError] = []
+            for row in rows:
+                try:
+                    good.append(read(row))
+                except RecordError as problem:
+                    problems.append(problem)
+            yield Page(number, good, problems, len(rows))
+            if len(rows) < PER_PAGE:
+                return
+            previous_ids = ids
+            number += 1
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one request with pacing and retries; return its decoded JSON body."""
+        attempt = 0
+        while True:
+            self._pacer.wait()
+            started = time.monotonic()
+            self.stats.add(requests=1)
+            try:
+                response = self._http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                error = TransportError(
+                    f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}", url=path
+                )
+                log.info("%s %s -> %s", method, path, type(exc).__name__)
+                # A POST that may have reached the server must not be sent twice.
+                reached_server = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if (method == "POST" and reached_server) or attempt >= self.max_retries:
+                    raise error from None
+                delay = _backoff(attempt)
+            else:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                log.info(
+                    "%s %s -> %s (%.0f ms)",
+                    method,
+                    _loggable(response.request.url),
+                    response.status_code,
+                    elapsed_ms,
+                )
+                if response.status_code == 429:
+                    self.stats.add(rate_limited=1)
+                retryable = response.status_code in RETRYABLE_STATUSES and (
+                    method != "POST" or response.status_code == 429
+                )
+                if not retryable or attempt >= self.max_retries:
+                    return _decode(response, method, path)
+                delay = _retry_delay(response, attempt)
+                if response.status_code == 429:
+                    self._pacer.defer(delay)
+            attempt += 1
+            self.stats.add(retries=1)
+            self._sleep(delay)
+
+
+def _encode(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """Filter values as Trackops expects them: UTC timestamps, lowercase booleans."""
+    encoded: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        encoded[key] = value
+    return encoded
+
+
+def _loggable(url: httpx.URL) -> str:
+    return url.raw_path.decode("ascii", "replace")
+
+
+def _backoff(attempt: int) -> float:
+    """Capped exponential backoff with jitter, so retrying clients don't move in step."""
+    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
+
+
+def _retry_delay(response: httpx.Response, attempt: int) -> float:
+    """Honour Retry-After (seconds or an HTTP date) when given; otherwise back off."""
+    header = response.headers.get("Retry-After", "").strip()
+    if header:
+        if header.isdigit():
+            return min(float(header), BACKOFF_CAP)
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            wait = (when - datetime.now(UTC)).total_seconds()
+            return min(max(wait, 0.0), BACKOFF_CAP)
+    return _backoff(attempt)
+
+
+def _collection(body: Any, path: str) -> list[Any]:
+    """A collection is a bare JSON array; accept one list under a root key, refuse the rest."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, Mapping):
+        lists = [value for value in body.values() if isinstance(value, list)]
+        if len(lists) == 1 and len(body) <= 2:
+            return lists[0]
+    raise UnexpectedResponseError(
+        f"GET {path} returned {type(body).__name__} where a list of records was expected",
+        url=path,
+    )
+
+
+def _decode(response: httpx.Response, method: str, path: str) -> Any:
+    """Map a final response to its JSON body or to the matching error."""
+    status = response.status_code
+    content_type = response.headers.get("Content-Type", "")
+    is_html = "html" in content_type.lower() or response.content.lstrip()[:1] == b"<"
+    where = f"{method} {path}"
+    if 200 <= status < 300 and not is_html:
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            pass
+    if is_html or (200 <= status < 300):
+        raise UnexpectedResponseError(
+            f"{where}: HTTP {status} with a body that is not JSON "
+            f"({_describe_body(response)}); expected JSON",
+            url=path,
+            status=status,
+        )
+    message, field_errors = _error_message(response)
+    text = f"{where}: HTTP {status}: {message}"
+    if status in (401, 403):
+        raise AuthenticationError(text, url=path, status=status)
+    if status == 404:
+        raise NotFoundError(text, url=path, status=status)
+    if status in (400, 409, 422):
+        raise BadRequestError(text, url=path, status=status, field_errors=field_errors)
+    if status == 429:
+        raise RateLimitedError(text, url=path, status=status)
+    if status >= 500:
+        raise ServerError(text, url=path, status=status)
+    raise TrackopsError(text, url=path, status=status)
+
+
+def _describe_body(response: httpx.Response) -> str:
+    if not response.content:
+        return "empty body"
+    preview = response.content[:BODY_PREVIEW].decode("utf-8", "replace")
+    preview = re.sub(r"\s+", " ", preview).strip()
+    return f"{len(response.content)} bytes starting {preview!r}"
+
+
+def _error_message(response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
+    """The server's own words from any of the error-body shapes Trackops may use."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        text = re.sub(r"\s+", " ", response.text).strip()
+        return (text[:BODY_PREVIEW] or response.reason_phrase or "no message"), {}
+    field_errors: dict[str, list[str]] = {}
+    message = ""
+    if isinstance(body, Mapping):
+        errors = body.get("errors")
+        if isinstance(errors, Mapping):
+            for name, problems in errors.items():
+                items = problems if isinstance(problems, list) else [problems]
+                field_errors[str(name)] = [str(p) for p in items]
+        elif isinstance(errors, list):
+            message = "; ".join(str(e) for e in errors)
+        for key in ("message", "error", "detail"):
+            if isinstance(body.get(key), str) and body[key]:
+                message = body[key]
+                break
+    elif isinstance(body, str):
+        message = body
+    if field_errors:
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in field_errors.items())
+        message = f"{message} ({detail})" if message else detail
+    return message or response.reason_phrase or "no message", field_errors
+
+
+def pages_needed(records: int) -> int:
+    """List requests a full listing of `records` costs: paging stops only on a short page."""
+    return records // PER_PAGE + 1
