@@ -1,0 +1,127 @@
+"""Connecting: database URLs, per-connection SQLite settings, transactions, connection errors.
+
+Entry points: ``create_store_engine(url)`` and ``transaction(engine, write=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
+
+from bridge.store.errors import StoreUnavailable
+
+_WRITE_OPTION = "bridge_write"
+
+
+def normalise_url(url: str) -> str:
+    """Point plain PostgreSQL URLs (as hosting platforms hand them out) at psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def describe_url(engine: Engine) -> str:
+    """The engine's URL fit for messages and logs: the password masked."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for a ``sqlite:///`` or ``postgresql://`` URL, checked by connecting once."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError as exc:
+        raise StoreUnavailable(_mask(url), f"not a database URL ({exc})") from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = _create_sqlite_engine(parsed, busy_timeout_ms)
+    elif parsed.get_backend_name() == "postgresql":
+        # pre_ping: a web process may hold pooled connections across a database restart.
+        engine = create_engine(parsed, pool_pre_ping=True)
+    else:
+        raise StoreUnavailable(
+            parsed.render_as_string(hide_password=True),
+            "only sqlite:/// and postgresql:// URLs are supported",
+        )
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreUnavailable(describe_url(engine), _reason(exc)) from exc
+    return engine
+
+
+def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin (see _begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets the web process read while the worker writes; NORMAL is durable
+            # enough under WAL (a power cut may lose the last commit, never corrupt).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that reads and then
+        # writes can fail with "database is locked" at once instead of waiting busy_timeout.
+        is_write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction, committed when the block ends; connection trouble -> StoreUnavailable."""
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+    except OperationalError as exc:
+        if is_missing_table(exc):
+            raise
+        raise StoreUnavailable(describe_url(engine), _reason(exc)) from exc
+    except StatementError as exc:
+        # A parameter refused before reaching the database (a naive datetime): the caller's
+        # bug, so it surfaces as the plain error, not as a database failure.
+        if not isinstance(exc, DBAPIError) and isinstance(exc.orig, ValueError | TypeError):
+            raise exc.orig from exc
+        raise
+
+
+def is_missing_table(exc: DBAPIError) -> bool:
+    """Whether a statement failed because a table does not exist (an unmigrated database)."""
+    if getattr(exc.orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return "no such table" in str(exc.orig)
+
+
+def _reason(exc: OperationalError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+
+
+def _mask(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"

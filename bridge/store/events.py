@@ -1,0 +1,364 @@
+"""Stored events: the content hash, applying a sync plan in one go, and reading events back.
+
+Entry points: ``content_hash(event)`` and ``apply_event_changes(conn, upserts, tombstones, at)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select, update
+
+from bridge.models import Address, Case, Event, Feed, FeedEvent, FeedKind
+from bridge.store.feeds import bump_feed_versions
+from bridge.store.records import ChangeCounts, EventDigest
+from bridge.store.sql import AnyRow, chunked, insert_or_merge
+from bridge.store.tables import calendars, cases, event_staff, events, subjects
+
+# Bookkeeping about the record, not what a subscriber sees: changing these is no new SEQUENCE.
+_NOT_CONTENT = frozenset({"raw_json", "created_at", "updated_at"})
+
+# Columns that hold an Event's own fields (the rest are the store's bookkeeping).
+_EVENT_COLUMNS = (
+    "event_id",
+    "calendar_id",
+    "case_id",
+    "subject_id",
+    "case_service_id",
+    "title",
+    "body",
+    "start_at",
+    "end_at",
+    "timezone",
+    "is_allday",
+    "address",
+    "alert_at",
+    "created_at",
+    "updated_at",
+    "raw_json",
+)
+
+
+def content_hash(event: Event) -> str:
+    """A stable digest of everything a feed could show of the event.
+
+    Staff order and duplicates don't count: Trackops may list the same people in another order.
+    """
+    content = {
+        f.name: _canonical(getattr(event, f.name))
+        for f in dataclasses.fields(Event)
+        if f.name not in _NOT_CONTENT
+    }
+    content["staff_ids"] = sorted(set(event.staff_ids))
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Address):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def select_event_digests(conn: Connection, event_ids: Iterable[int]) -> dict[int, EventDigest]:
+    return {
+        event_id: EventDigest(
+            content_hash=row.content_hash,
+            is_deleted=row.deleted_at is not None,
+            calendar_id=row.calendar_id,
+            title=row.title,
+        )
+        for event_id, row in _select_existing(conn, set(event_ids)).items()
+    }
+
+
+def apply_event_changes(
+    conn: Connection, upserts: Sequence[Event], tombstones: Sequence[int], at: datetime
+) -> ChangeCounts:
+    """Insert, update, undelete and tombstone events, and bump the versions of affected feeds.
+
+    Runs inside the caller's transaction. An event listed twice in ``upserts`` counts once
+    (the last wins); an id both upserted and tombstoned is a planning bug and raises ValueError.
+    """
+    latest = {event.event_id: event for event in upserts}
+    dead = set(tombstones)
+    if contradictions := sorted(dead & latest.keys()):
+        raise ValueError(f"events both upserted and tombstoned: {contradictions[:10]}")
+    existing = _select_existing(conn, [*latest, *dead])
+    old_staff = select_staff_ids(conn, existing)
+    _discover_calendars(conn, {e.calendar_id for e in latest.values() if e.calendar_id is not None})
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    refreshes: list[dict[str, Any]] = []
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "undeleted": 0}
+    touched_calendars: set[int] = set()
+    touched_staff: set[int] = set()
+
+    for event in latest.values():
+        digest = content_hash(event)
+        row = existing.get(event.event_id)
+        if row is None:
+            inserts.append(
+                {
+                    **event_values(event),
+                    "content_hash": digest,
+                    "sequence": 0,
+                    "first_seen_at": at,
+                    "changed_at": at,
+                    "deleted_at": None,
+                }
+            )
+            counts["inserted"] += 1
+        elif row.deleted_at is not None or row.content_hash != digest:
+            updates.append({**event_values(event), "content_hash": digest})
+            counts["undeleted" if row.deleted_at is not None else "updated"] += 1
+            touched_staff |= old_staff.get(event.event_id, set())
+            if row.calendar_id is not None:
+                touched_calendars.add(row.calendar_id)
+        else:
+            refreshes.append(
+                {
+                    "b_event_id": event.event_id,
+                    "raw_json": event.raw_json,
+                    "updated_at": event.updated_at,
+                }
+            )
+            counts["unchanged"] += 1
+            continue
+        touched_staff |= set(event.staff_ids)
+        if event.calendar_id is not None:
+            touched_calendars.add(event.calendar_id)
+
+    deleted_events: list[tuple[int, str]] = []
+    for event_id in sorted(dead):
+        row = existing.get(event_id)
+        if row is None or row.deleted_at is not None:
+            continue
+        deleted_events.append((event_id, row.title))
+        touched_staff |= old_staff.get(event_id, set())
+        if row.calendar_id is not None:
+            touched_calendars.add(row.calendar_id)
+
+    if inserts:
+        conn.execute(events.insert(), inserts)
+    if updates:
+        for values in updates:
+            values["b_event_id"] = values.pop("event_id")
+        conn.execute(
+            update(events)
+            .where(events.c.event_id == bindparam("b_event_id"))
+            .values(sequence=events.c.sequence + 1, changed_at=at, deleted_at=None),
+            updates,
+        )
+    if refreshes:
+        conn.execute(update(events).where(events.c.event_id == bindparam("b_event_id")), refreshes)
+    _replace_staff(
+        conn,
+        [latest[v["event_id"]] for v in inserts] + [latest[v["b_event_id"]] for v in updates],
+    )
+    for chunk in chunked(event_id for event_id, _ in deleted_events):
+        conn.execute(
+            update(events)
+            .where(events.c.event_id.in_(chunk), events.c.deleted_at.is_(None))
+            .values(deleted_at=at, sequence=events.c.sequence + 1, changed_at=at)
+        )
+
+    if inserts or updates or deleted_events:
+        bump_feed_versions(
+            conn, calendar_ids=touched_calendars, staff_ids=touched_staff, include_all=True
+        )
+    return ChangeCounts(
+        inserted=counts["inserted"],
+        updated=counts["updated"],
+        unchanged=counts["unchanged"],
+        deleted=len(deleted_events),
+        undeleted=counts["undeleted"],
+        deleted_events=deleted_events,
+    )
+
+
+def _select_existing(conn: Connection, event_ids: Iterable[int]) -> dict[int, AnyRow]:
+    columns = (
+        events.c.event_id,
+        events.c.content_hash,
+        events.c.deleted_at,
+        events.c.calendar_id,
+        events.c.title,
+    )
+    found: dict[int, AnyRow] = {}
+    for chunk in chunked(event_ids):
+        for row in conn.execute(select(*columns).where(events.c.event_id.in_(chunk))):
+            found[row.event_id] = row
+    return found
+
+
+def select_staff_ids(conn: Connection, event_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The staff linked to each of the given events (events with none are left out)."""
+    staff: dict[int, set[int]] = {}
+    for chunk in chunked(event_ids):
+        query = select(event_staff.c.event_id, event_staff.c.staff_id).where(
+            event_staff.c.event_id.in_(chunk)
+        )
+        for event_id, staff_id in conn.execute(query):
+            staff.setdefault(event_id, set()).add(staff_id)
+    return staff
+
+
+def _replace_staff(conn: Connection, written: Sequence[Event]) -> None:
+    for chunk in chunked(e.event_id for e in written):
+        conn.execute(delete(event_staff).where(event_staff.c.event_id.in_(chunk)))
+    links = [
+        {"event_id": e.event_id, "staff_id": staff_id}
+        for e in written
+        for staff_id in sorted(set(e.staff_ids))
+    ]
+    if links:
+        conn.execute(event_staff.insert(), links)
+
+
+def _discover_calendars(conn: Connection, calendar_ids: set[int]) -> None:
+    """Give every calendar seen on an event a row (the API has no list of calendars)."""
+    known: set[int] = set()
+    for chunk in chunked(calendar_ids):
+        query = select(calendars.c.calendar_id).where(calendars.c.calendar_id.in_(chunk))
+        known.update(conn.execute(query).scalars())
+    for calendar_id in sorted(calendar_ids - known):
+        conn.execute(
+            insert_or_merge(conn, calendars)
+            .values(calendar_id=calendar_id, name=f"Calendar {calendar_id}", timezone=None)
+            .on_conflict_do_nothing(index_elements=["calendar_id"])
+        )
+
+
+def event_values(event: Event) -> dict[str, Any]:
+    """The event's own fields as column values (bookkeeping columns left to the caller)."""
+    values = {name: getattr(event, name) for name in _EVENT_COLUMNS if name != "address"}
+    values["address"] = (
+        json.dumps(dataclasses.asdict(event.address), sort_keys=True)
+        if event.address is not None
+        else None
+    )
+    return values
+
+
+def event_from_row(row: AnyRow, staff_ids: Iterable[int], *, raw_json: str = "") -> Event:
+    """Rebuild an Event from an events row; staff_ids come back sorted."""
+    return Event(
+        event_id=row.event_id,
+        title=row.title,
+        start_at=row.start_at,
+        end_at=row.end_at,
+        calendar_id=row.calendar_id,
+        case_id=row.case_id,
+        subject_id=row.subject_id,
+        case_service_id=row.case_service_id,
+        body=row.body,
+        timezone=row.timezone,
+        is_allday=bool(row.is_allday),
+        address=_address_from_json(row.address),
+        staff_ids=tuple(sorted(staff_ids)),
+        alert_at=row.alert_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        raw_json=raw_json,
+    )
+
+
+def _address_from_json(text: str | None) -> Address | None:
+    if text is None:
+        return None
+    stored = json.loads(text)
+    known = {f.name for f in dataclasses.fields(Address)}
+    return Address(**{key: value for key, value in stored.items() if key in known})
+
+
+def select_event(conn: Connection, event_id: int) -> Event | None:
+    row = conn.execute(select(events).where(events.c.event_id == event_id)).first()
+    if row is None:
+        return None
+    staff_ids = select_staff_ids(conn, [event_id]).get(event_id, set())
+    return event_from_row(row, staff_ids, raw_json=row.raw_json)
+
+
+def select_live_event_ids(conn: Connection, ending_after: datetime) -> set[int]:
+    query = select(events.c.event_id).where(
+        events.c.deleted_at.is_(None), events.c.end_at > ending_after
+    )
+    return set(conn.execute(query).scalars())
+
+
+def count_events(conn: Connection, *, is_deleted: bool) -> int:
+    condition = events.c.deleted_at.is_not(None) if is_deleted else events.c.deleted_at.is_(None)
+    return int(conn.execute(select(func.count()).select_from(events).where(condition)).scalar_one())
+
+
+def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> list[FeedEvent]:
+    """The feed's live events ending after ``ending_after``, with the names a feed shows."""
+    in_feed = [events.c.deleted_at.is_(None), events.c.end_at > ending_after]
+    if feed.kind is FeedKind.CALENDAR:
+        in_feed.append(events.c.calendar_id == feed.target_id)
+    elif feed.kind is FeedKind.STAFF:
+        in_feed.append(
+            events.c.event_id.in_(
+                select(event_staff.c.event_id).where(event_staff.c.staff_id == feed.target_id)
+            )
+        )
+    query = (
+        select(
+            # raw_json is for diagnosis; a feed of thousands of events need not carry it.
+            *(column for column in events.c if column.key != "raw_json"),
+            cases.c.case_id.label("known_case_id"),
+            cases.c.case_number,
+            cases.c.reference,
+            cases.c.title.label("case_title"),
+            subjects.c.name.label("subject_name"),
+            calendars.c.name.label("calendar_name"),
+        )
+        .select_from(
+            events.outerjoin(cases, cases.c.case_id == events.c.case_id)
+            .outerjoin(subjects, subjects.c.subject_id == events.c.subject_id)
+            .outerjoin(calendars, calendars.c.calendar_id == events.c.calendar_id)
+        )
+        .where(*in_feed)
+        .order_by(events.c.start_at, events.c.event_id)
+    )
+    rows = conn.execute(query).all()
+    staff_query = select(event_staff.c.event_id, event_staff.c.staff_id).where(
+        event_staff.c.event_id.in_(select(events.c.event_id).where(*in_feed))
+    )
+    staff: dict[int, list[int]] = {}
+    for event_id, staff_id in conn.execute(staff_query):
+        staff.setdefault(event_id, []).append(staff_id)
+    return [
+        FeedEvent(
+            event=event_from_row(row, staff.get(row.event_id, ())),
+            sequence=row.sequence,
+            case_label=_case_label(row),
+            subject_name=row.subject_name,
+            calendar_name=row.calendar_name,
+        )
+        for row in rows
+    ]
+
+
+def _case_label(row: AnyRow) -> str | None:
+    # An event may name a case the reference refresh has not brought in yet: no label then.
+    if row.known_case_id is None:
+        return None
+    case = Case(
+        case_id=row.known_case_id,
+        case_number=row.case_number,
+        reference=row.reference,
+        title=row.case_title,
+    )
+    return case.label

@@ -1,0 +1,265 @@
+"""Schema migrations: numbered steps, each applied once in its own transaction, in order.
+
+Each step writes its DDL as of its own version (never importing ``tables.py``), so an old
+database upgrades through the same path whatever the current code looks like. To change the
+schema: append ``Migration(N + 1, ...)`` and bring ``tables.py`` to match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+
+from bridge.store.columns import UTCDateTime
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_initial_schema(conn: Connection) -> None:
+    m = MetaData()
+    Table(
+        "calendars",
+        m,
+        Column("calendar_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("name", Text, nullable=False),
+        Column("timezone", Text),
+    )
+
+    Table(
+        "cases",
+        m,
+        Column("case_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("case_number", Text, nullable=False),
+        Column("reference", Text, nullable=False),
+        Column("title", Text, nullable=False),
+        Column("updated_at", DateTime(timezone=True)),
+    )
+
+    Table(
+        "subjects",
+        m,
+        Column("subject_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("case_id", BigInteger, index=True),
+        Column("name", Text, nullable=False),
+        Column("updated_at", DateTime(timezone=True)),
+    )
+
+    Table(
+        "staff",
+        m,
+        Column("staff_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("first_name", Text, nullable=False),
+        Column("last_name", Text, nullable=False),
+        Column("email", Text, nullable=False),
+        Column("updated_at", DateTime(timezone=True)),
+    )
+
+    Table(
+        "events",
+        m,
+        Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("calendar_id", BigInteger, ForeignKey("calendars.calendar_id"), index=True),
+        Column("case_id", BigInteger),
+        Column("subject_id", BigInteger),
+        Column("case_service_id", BigInteger),
+        Column("title", Text, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("start_at", DateTime(timezone=True), nullable=False),
+        Column("end_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("timezone", Text),
+        Column("is_allday", Boolean, nullable=False),
+        Column("address", Text),
+        Column("alert_at", DateTime(timezone=True)),
+        Column("created_at", DateTime(timezone=True)),
+        Column("updated_at", DateTime(timezone=True), index=True),
+        Column("content_hash", String(64), nullable=False),
+        Column("sequence", Integer, nullable=False),
+        Column("raw_json", Text, nullable=False),
+        Column("first_seen_at", DateTime(timezone=True), nullable=False),
+        Column("changed_at", DateTime(timezone=True), nullable=False),
+        Column("deleted_at", DateTime(timezone=True)),
+    )
+
+    Table(
+        "event_staff",
+        m,
+        Column(
+            "event_id",
+            BigInteger,
+            ForeignKey("events.event_id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("staff_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+    )
+
+    Table(
+        "sync_state",
+        m,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("events_cursor", DateTime(timezone=True)),
+        Column("cases_cursor", DateTime(timezone=True)),
+        Column("subjects_cursor", DateTime(timezone=True)),
+        Column("staff_cursor", DateTime(timezone=True)),
+        Column("last_attempt_at", DateTime(timezone=True)),
+        Column("last_success_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Column("last_error_at", DateTime(timezone=True)),
+        Column("last_reconcile_at", DateTime(timezone=True)),
+        Column("reference_refreshed_at", DateTime(timezone=True)),
+        Column("heartbeat_at", DateTime(timezone=True)),
+        Column("requests_total", BigInteger, nullable=False),
+        Column("rate_limited_total", BigInteger, nullable=False),
+        Column("events_fetched_total", BigInteger, nullable=False),
+        CheckConstraint("id = 1", name="ck_sync_state_single_row"),
+    )
+
+    Table(
+        "feeds",
+        m,
+        Column("feed_id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(16), nullable=False),
+        Column("target_id", BigInteger),
+        Column("name", Text),
+        Column("privacy", String(16), nullable=False),
+        Column("timezone", Text),
+        Column("token", String(64), nullable=False),
+        Column("token_sha256", String(64), nullable=False, unique=True),
+        Column("version", Integer, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("rotated_at", DateTime(timezone=True)),
+        UniqueConstraint("kind", "target_id", name="uq_feeds_kind_target"),
+        # NULL target ids never collide in a unique constraint, so "one feed of everything" needs
+        # its own partial index.
+        Index(
+            "uq_feeds_single_all",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'all'"),
+            postgresql_where=text("kind = 'all'"),
+        ),
+    )
+
+    Table(
+        "feed_renders",
+        m,
+        Column(
+            "feed_id",
+            Integer,
+            ForeignKey("feeds.feed_id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("version", Integer, nullable=False),
+        Column("window_key", Text, nullable=False),
+        Column("body", LargeBinary, nullable=False),
+        Column("etag", Text, nullable=False),
+        Column("rendered_at", DateTime(timezone=True), nullable=False),
+    )
+
+    Table(
+        "feed_fetches",
+        m,
+        Column(
+            "feed_id",
+            Integer,
+            ForeignKey("feeds.feed_id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("user_agent", String(300), primary_key=True),
+        Column("last_fetched_at", DateTime(timezone=True), nullable=False),
+        Column("fetch_count", BigInteger, nullable=False),
+    )
+
+    Table(
+        "login_failures",
+        m,
+        Column("failure_id", Integer, primary_key=True, autoincrement=True),
+        Column("client_key", Text, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Index("ix_login_failures_client_at", "client_key", "at"),
+    )
+    m.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial_schema),)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+# The bookkeeping table never changes shape, so it sits outside the numbered steps.
+_bookkeeping = MetaData()
+_schema_version = Table(
+    "schema_version",
+    _bookkeeping,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+# Any constant works: it only has to be the same for every process migrating this database.
+_PG_MIGRATION_LOCK = 7_406_111_501
+
+
+def read_schema_version(conn: Connection) -> int:
+    """The highest migration applied; 0 for an empty database."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    latest = conn.execute(select(func.max(_schema_version.c.version))).scalar_one()
+    return int(latest or 0)
+
+
+def apply_migrations(
+    begin_write: Callable[[], AbstractContextManager[Connection]],
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[int]:
+    """Apply the missing migrations, each in its own write transaction; return their versions.
+
+    The applied set is re-read under a lock inside each transaction, so two processes migrating
+    at once (two release phases) apply each step exactly once.
+    """
+    done: list[int] = []
+    for migration in migrations:
+        with begin_write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+            _bookkeeping.create_all(conn)
+            applied = set(conn.execute(select(_schema_version.c.version)).scalars())
+            if migration.version in applied:
+                continue
+            migration.apply(conn)
+            conn.execute(
+                insert(_schema_version).values(
+                    version=migration.version, applied_at=datetime.now(UTC)
+                )
+            )
+        done.append(migration.version)
+    return done

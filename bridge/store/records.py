@@ -1,0 +1,69 @@
+"""Plain records the store hands out besides the shared models: digests, counts, caches, state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class EventDigest:
+    """What sync needs to know about a stored event to plan without loading it."""
+
+    content_hash: str
+    is_deleted: bool
+    calendar_id: int | None
+    title: str
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """What one apply_event_changes call did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    undeleted: int = 0
+    deleted_events: list[tuple[int, str]] = field(default_factory=list)  # (event_id, title)
+
+
+@dataclass(frozen=True)
+class FeedRender:
+    """Rendered .ics bytes shared by every web process until the feed's version or window moves."""
+
+    feed_id: int
+    version: int
+    window_key: str
+    body: bytes = field(repr=False)
+    etag: str
+    rendered_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """How often one calendar client (by User-Agent) fetched a feed."""
+
+    user_agent: str
+    last_fetched_at: datetime
+    fetch_count: int
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """The worker's cursors, health and counters; change it with dataclasses.replace."""
+
+    events_cursor: datetime | None = None
+    cases_cursor: datetime | None = None
+    subjects_cursor: datetime | None = None
+    staff_cursor: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_reconcile_at: datetime | None = None
+    reference_refreshed_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    requests_total: int = 0
+    rate_limited_total: int = 0
+    events_fetched_total: int = 0

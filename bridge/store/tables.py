@@ -1,0 +1,191 @@
+"""The current schema as SQLAlchemy Core tables, for queries (migrations keep their own copies).
+
+It must describe exactly what the newest migration leaves behind; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from bridge.store.columns import UTCDateTime
+
+metadata = MetaData()
+
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("calendar_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("timezone", Text),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("case_number", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("updated_at", UTCDateTime),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("case_id", BigInteger, index=True),
+    Column("name", Text, nullable=False),
+    Column("updated_at", UTCDateTime),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("staff_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("updated_at", UTCDateTime),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("calendar_id", BigInteger, ForeignKey("calendars.calendar_id"), index=True),
+    Column("case_id", BigInteger),
+    Column("subject_id", BigInteger),
+    Column("case_service_id", BigInteger),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False, index=True),
+    Column("timezone", Text),
+    Column("is_allday", Boolean, nullable=False),
+    Column("address", Text),  # JSON object of Address fields; NULL when the event has none
+    Column("alert_at", UTCDateTime),
+    Column("created_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, index=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("raw_json", Text, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),  # a tombstone: set when Trackops stopped listing it
+)
+
+event_staff = Table(
+    "event_staff",
+    metadata,
+    Column(
+        "event_id",
+        BigInteger,
+        ForeignKey("events.event_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("staff_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("events_cursor", UTCDateTime),
+    Column("cases_cursor", UTCDateTime),
+    Column("subjects_cursor", UTCDateTime),
+    Column("staff_cursor", UTCDateTime),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("last_reconcile_at", UTCDateTime),
+    Column("reference_refreshed_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime),
+    Column("requests_total", BigInteger, nullable=False),
+    Column("rate_limited_total", BigInteger, nullable=False),
+    Column("events_fetched_total", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_sync_state_single_row"),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("feed_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("target_id", BigInteger),
+    Column("name", Text),  # NULL: named after its calendar or staff member, following renames
+    Column("privacy", String(16), nullable=False),
+    Column("timezone", Text),
+    Column("token", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("rotated_at", UTCDateTime),
+    UniqueConstraint("kind", "target_id", name="uq_feeds_kind_target"),
+    # NULL target ids never collide in a unique constraint, so "one feed of everything" needs
+    # its own partial index.
+    Index(
+        "uq_feeds_single_all",
+        "kind",
+        unique=True,
+        sqlite_where=text("kind = 'all'"),
+        postgresql_where=text("kind = 'all'"),
+    ),
+)
+
+feed_renders = Table(
+    "feed_renders",
+    metadata,
+    Column(
+        "feed_id",
+        Integer,
+        ForeignKey("feeds.feed_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("window_key", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("etag", Text, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+)
+
+feed_fetches = Table(
+    "feed_fetches",
+    metadata,
+    Column(
+        "feed_id",
+        Integer,
+        ForeignKey("feeds.feed_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("user_agent", String(300), primary_key=True),
+    Column("last_fetched_at", UTCDateTime, nullable=False),
+    Column("fetch_count", BigInteger, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("failure_id", Integer, primary_key=True, autoincrement=True),
+    Column("client_key", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_client_at", "client_key", "at"),
+)
