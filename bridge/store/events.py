@@ -100,6 +100,7 @@ def apply_event_changes(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     refreshes: list[dict[str, Any]] = []
+    rewritten: list[Event] = []  # events whose staff links are written afresh
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "undeleted": 0}
     touched_calendars: set[int] = set()
     touched_staff: set[int] = set()
@@ -119,8 +120,12 @@ def apply_event_changes(
                 }
             )
             counts["inserted"] += 1
+            rewritten.append(event)
         elif row.deleted_at is not None or row.content_hash != digest:
-            updates.append({**event_values(event), "content_hash": digest})
+            values = event_values(event)
+            values["b_event_id"] = values.pop("event_id")  # SET may not bind the WHERE's name
+            updates.append({**values, "content_hash": digest})
+            rewritten.append(event)
             counts["undeleted" if row.deleted_at is not None else "updated"] += 1
             touched_staff |= old_staff.get(event.event_id, set())
             if row.calendar_id is not None:
@@ -152,8 +157,6 @@ def apply_event_changes(
     if inserts:
         conn.execute(events.insert(), inserts)
     if updates:
-        for values in updates:
-            values["b_event_id"] = values.pop("event_id")
         conn.execute(
             update(events)
             .where(events.c.event_id == bindparam("b_event_id"))
@@ -162,10 +165,7 @@ def apply_event_changes(
         )
     if refreshes:
         conn.execute(update(events).where(events.c.event_id == bindparam("b_event_id")), refreshes)
-    _replace_staff(
-        conn,
-        [latest[v["event_id"]] for v in inserts] + [latest[v["b_event_id"]] for v in updates],
-    )
+    _replace_staff(conn, rewritten)
     for chunk in chunked(event_id for event_id, _ in deleted_events):
         conn.execute(
             update(events)

@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
-from bridge.store import reference, state
+from bridge.store import reference
+from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
 from bridge.store.migrations import LATEST_VERSION, apply_migrations, read_schema_version
@@ -176,11 +177,11 @@ class Store:
 
     def get_sync_state(self) -> SyncState:
         with self._transaction(write=False) as conn:
-            return state.select_sync_state(conn)
+            return state_rows.select_sync_state(conn)
 
-    def put_sync_state(self, sync_state: SyncState) -> None:
+    def put_sync_state(self, state: SyncState) -> None:
         with self._transaction(write=True) as conn:
-            state.put_sync_state(conn, sync_state)
+            state_rows.put_sync_state(conn, state)
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -221,6 +222,7 @@ class Store:
             )
 
     def feed_version(self, feed_id: int) -> int:
+        """The feed's current version (NotFound if there is no such feed)."""
         with self._transaction(write=False) as conn:
             return feed_rows.select_feed_version(conn, feed_id)
 
@@ -253,12 +255,12 @@ class Store:
 
     def record_login_failure(self, client_key: str, at: datetime) -> None:
         with self._transaction(write=True) as conn:
-            state.record_login_failure(conn, client_key, at)
+            state_rows.record_login_failure(conn, client_key, at)
 
     def count_login_failures(self, client_key: str, since: datetime) -> int:
         with self._transaction(write=False) as conn:
-            return state.count_login_failures(conn, client_key, since)
+            return state_rows.count_login_failures(conn, client_key, since)
 
     def clear_login_failures(self, client_key: str) -> None:
         with self._transaction(write=True) as conn:
-            state.clear_login_failures(conn, client_key)
+            state_rows.clear_login_failures(conn, client_key)
