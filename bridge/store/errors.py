@@ -5,8 +5,10 @@ The CLI and the web app turn these into advice; nothing here knows how they are 
 
 from __future__ import annotations
 
+from bridge.errors import BridgeError
 
-class StoreError(Exception):
+
+class StoreError(BridgeError):
     """Anything the store could not do."""
 
 

@@ -128,6 +128,7 @@ def _v1_initial_schema(conn: Connection) -> None:
         m,
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("events_cursor", DateTime(timezone=True)),
+        Column("events_settled", Boolean, nullable=False),
         Column("cases_cursor", DateTime(timezone=True)),
         Column("subjects_cursor", DateTime(timezone=True)),
         Column("staff_cursor", DateTime(timezone=True)),

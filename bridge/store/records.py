@@ -54,6 +54,9 @@ class SyncState:
     """The worker's cursors, health and counters; change it with dataclasses.replace."""
 
     events_cursor: datetime | None = None
+    # True once a pass has re-read the overlap after the cursor could still gain late records;
+    # the next pass may then start just after the cursor (see bridge.sync).
+    events_settled: bool = False
     cases_cursor: datetime | None = None
     subjects_cursor: datetime | None = None
     staff_cursor: datetime | None = None

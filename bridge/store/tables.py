@@ -107,6 +107,7 @@ sync_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("events_cursor", UTCDateTime),
+    Column("events_settled", Boolean, nullable=False),
     Column("cases_cursor", UTCDateTime),
     Column("subjects_cursor", UTCDateTime),
     Column("staff_cursor", UTCDateTime),
