@@ -1,0 +1,97 @@
+"""The worker loop: the only process that talks to Trackops. Outbox first, then a poll.
+
+Entry point: `Worker.run()`. A stop request (SIGTERM/SIGINT, or `stop()` from the demo) lets the
+request in flight finish, interrupts any wait, and returns within a few seconds; work is
+committed in transactions, so whatever was cut short is redone by the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import FrameType
+
+from bridge.errors import BridgeError
+from bridge.store import Store
+from bridge.sync import Syncer
+
+log = logging.getLogger(__name__)
+
+
+class ShutdownRequested(Exception):
+    """Raised inside a wait when the worker was asked to stop; not an error to record."""
+
+
+def interruptible_sleep(stop_event: threading.Event) -> Callable[[float], None]:
+    """A sleep that a stop request cuts short: give it to the client for pacing and backoff."""
+
+    def sleep(seconds: float) -> None:
+        if stop_event.wait(seconds):
+            raise ShutdownRequested
+
+    return sleep
+
+
+class Worker:
+    def __init__(
+        self,
+        syncer: Syncer,
+        store: Store,
+        *,
+        poll_interval: float,
+        stop_event: threading.Event | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.syncer = syncer
+        self.store = store
+        self.poll_interval = poll_interval
+        self.stop_event = stop_event or threading.Event()
+        self.clock = clock
+        self.passes = 0
+        self.sleep = interruptible_sleep(self.stop_event)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            log.info(
+                "received %s: finishing the request in flight, then stopping",
+                signal.Signals(signum).name,
+            )
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def run(self, *, max_passes: int | None = None) -> None:
+        """Poll every `poll_interval` seconds until stopped (or after `max_passes`)."""
+        log.info("worker started: polling every %.0f s", self.poll_interval)
+        try:
+            while not self.stop_event.is_set():
+                self.run_once()
+                if max_passes is not None and self.passes >= max_passes:
+                    break
+                self.sleep(self.poll_interval)
+        except ShutdownRequested:
+            pass
+        log.info("worker stopped after %d passes", self.passes)
+
+    def run_once(self) -> None:
+        """One pass: heartbeat, then a poll; an error is logged and recorded, never fatal."""
+        self._beat()
+        try:
+            result = self.syncer.poll()
+        except BridgeError as error:
+            log.error("poll failed: %s", error.describe())
+        else:
+            log.info("%s", result.summary())
+        self.passes += 1
+        self._beat()
+
+    def _beat(self) -> None:
+        self.store.put_sync_state(replace(self.store.get_sync_state(), heartbeat_at=self.clock()))
