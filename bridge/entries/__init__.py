@@ -1,0 +1,32 @@
+"""Entries: what people type in the form or upload as CSV or .ics -> validated drafts of events.
+
+Pure code (no Flask, database or HTTP). Sources (`parse_csv`, `parse_ics`, or the form) give
+`EntryFields`; `validate_entry` turns each into a `Draft` or the list of its `FieldError`s.
+"""
+
+from bridge.entries.csv_source import COLUMNS, REQUIRED_COLUMNS, CsvParse, csv_template, parse_csv
+from bridge.entries.directory import Directory, DirectoryError
+from bridge.entries.drafts import Draft, EntryFields, FieldError, Source, idempotency_key
+from bridge.entries.ics_source import IcsParse, parse_ics
+from bridge.entries.rules import EntryOptions, validate_entry
+from bridge.entries.zones import resolve_zone
+
+__all__ = [
+    "COLUMNS",
+    "REQUIRED_COLUMNS",
+    "CsvParse",
+    "Directory",
+    "DirectoryError",
+    "Draft",
+    "EntryFields",
+    "EntryOptions",
+    "FieldError",
+    "IcsParse",
+    "Source",
+    "csv_template",
+    "idempotency_key",
+    "parse_csv",
+    "parse_ics",
+    "resolve_zone",
+    "validate_entry",
+]

@@ -1,0 +1,176 @@
+"""What an entry is before and after validation: raw `EntryFields`, a ready `Draft`, a `FieldError`.
+
+`Draft.to_api_body()` is the only place that shapes the POST /events body; `idempotency_key`
+names a draft within a submission batch so a retried send can be recognised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bridge.models import Address
+
+API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class Source(enum.StrEnum):
+    FORM = "form"
+    CSV = "csv"
+    ICS = "ics"
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """The raw text of one entry, exactly as typed or read from a file (stripped of edge spaces).
+
+    `calendar` and `case` may be left blank by a source that cannot know them (.ics files): the
+    caller fills them with `filled(calendar=..., case=...)` from the form's choice.
+
+    `start_instant`/`end_instant` are exact UTC instants for sources that have them (.ics times
+    with a zone or a Z). When `start_instant` is set the validator uses the instants and ignores
+    the date and time strings, which then only show the wall-clock time for a preview.
+    """
+
+    title: str = ""
+    calendar: str = ""
+    case: str = ""
+    subject: str = ""
+    service: str = ""
+    staff: str = ""  # names, emails or ids separated by ';'
+    start_date: str = ""
+    start_time: str = ""
+    end_date: str = ""
+    end_time: str = ""
+    all_day: str = ""
+    timezone: str = ""
+    description: str = ""
+    address_1: str = ""
+    address_2: str = ""
+    address_3: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    country: str = ""
+    row: int | None = None  # CSV: the row number Excel shows (header is 1); .ics: event number
+    source: Source = Source.FORM
+    start_instant: datetime | None = None
+    end_instant: datetime | None = None
+    is_floating: bool = False  # .ics time with no zone: read in the event's default zone
+    notes: tuple[str, ...] = ()  # what the source decided on the person's behalf
+    # Field name -> the column heading as written in the file, for error messages.
+    columns: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def filled(self, **defaults: str) -> EntryFields:
+        """A copy with each named text field set to its default where this entry left it blank."""
+        blanks: dict[str, Any] = {
+            name: value for name, value in defaults.items() if not getattr(self, name)
+        }
+        return dataclasses.replace(self, **blanks)
+
+    def column_of(self, field_name: str) -> str | None:
+        if self.source is Source.CSV:
+            return self.columns.get(field_name, field_name)
+        return None
+
+    @property
+    def where(self) -> str | None:
+        """How a person finds this entry again: "Row 4" in a CSV, "Event 3" in an .ics file."""
+        if self.row is None:
+            return None
+        return f"Event {self.row}" if self.source is Source.ICS else f"Row {self.row}"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One mistake in one field of one entry, worded for the person who typed it."""
+
+    field: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    where: str | None = None  # overrides "Row N" (e.g. "Event 3" for an .ics file)
+
+    def __str__(self) -> str:
+        place = self.where or (f"Row {self.row}" if self.row is not None else None)
+        if place is None:
+            return f"{self.field}: {self.message}"
+        if self.column is not None:
+            return f"{place}, column {self.column}: {self.message}"
+        return f"{place}, {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated event, ready to be sent as POST /events. Times are aware UTC."""
+
+    casefile_id: int
+    calendar_id: int
+    title: str
+    start_at: datetime
+    end_at: datetime
+    timezone: str  # IANA name the event is scheduled in
+    is_allday: bool = False
+    subject_id: int | None = None
+    case_service_id: int | None = None
+    body: str = ""
+    address: Address | None = None
+    users_list: tuple[int, ...] = ()
+    row: int | None = None
+    # Decisions the person should see before sending (which offset a repeated time got, ...).
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("start_at", "end_at"):
+            value = getattr(self, name)
+            if value.utcoffset() != timedelta(0):
+                raise ValueError(f"Draft.{name} must be aware UTC, got {value!r}")
+
+    def to_api_body(self) -> dict[str, Any]:
+        """The POST /events body, `{"event": {...}}`, with empty optional fields left out.
+
+        Key order follows the vendor's example. The address, when present, carries all seven
+        keys as the example does; `zip` stays a string so leading zeros survive (the example
+        shows a number, which would turn 02134 into 2134).
+        """
+        event: dict[str, Any] = {"casefile_id": self.casefile_id}
+        if self.subject_id is not None:
+            event["subject_id"] = self.subject_id
+        if self.case_service_id is not None:
+            event["case_service_id"] = self.case_service_id
+        event["calendar_id"] = self.calendar_id
+        event["start_at"] = self.start_at.strftime(API_TIME_FORMAT)
+        event["end_at"] = self.end_at.strftime(API_TIME_FORMAT)
+        event["timezone"] = self.timezone
+        event["is_allday"] = self.is_allday
+        event["title"] = self.title
+        if self.body:
+            event["body"] = self.body
+        if self.address is not None and not self.address.is_empty:
+            event["address"] = {
+                f.name: getattr(self.address, f.name) for f in dataclasses.fields(Address)
+            }
+        if self.users_list:
+            event["users_list"] = list(self.users_list)
+        return {"event": event}
+
+
+def idempotency_key(draft: Draft, batch_key: str) -> str:
+    """A stable name for `draft` within one submission batch (sha256, hex).
+
+    It covers the API body, the row and the batch key, so a retried send of the same draft gets
+    the same key, while two identical rows of one file stay two events.
+    """
+    canonical = json.dumps(
+        {"batch": batch_key, "row": draft.row, "body": draft.to_api_body()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

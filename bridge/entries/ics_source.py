@@ -1,0 +1,425 @@
+"""Calendar file uploads: .ics bytes exported from Outlook or Google -> `EntryFields` per event.
+
+Entry point: `parse_ics`. An .ics file names no Trackops calendar or case: its entries leave
+them blank for the caller to fill (`EntryFields.filled`) from the form's choice.
+
+Stated rules:
+- Times with a zone (TZID, including Outlook's Windows names, or UTC "Z") become exact instants;
+  the event's zone is the TZID's IANA name, else the file's X-WR-TIMEZONE, else the calendar's.
+- Floating times (no zone) are wall-clock times in the file's X-WR-TIMEZONE if it has one,
+  else in the Trackops calendar's zone; the draft's notes say so.
+- All-day events (VALUE=DATE): DTEND is exclusive, so the last day is DTEND minus one day.
+- LOCATION becomes address_1 when it fits one address line (255 characters, line breaks
+  joined with ", "); a longer one is added to the description as "Location: ...".
+- Repeating events (RRULE/RDATE) are expanded up to `expand_until` (EXDATE honoured, changed
+  occurrences taken from their RECURRENCE-ID copies), at most `max_occurrences` per event;
+  without `expand_until` they are refused with an error naming the event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from datetime import tzinfo as TzInfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+from dateutil.rrule import rrule, rrulestr
+
+from bridge.entries.drafts import EntryFields, FieldError, Source
+from bridge.entries.zones import ZoneError, resolve_zone
+
+ADDRESS_LINE_LIMIT = 255
+_END_OF_DAY = time(23, 59, 59)
+
+Moment = date | datetime  # a DTSTART value: a date (all day), aware or floating datetime
+
+
+@dataclass(frozen=True)
+class IcsParse:
+    """The entries read from an .ics file, the errors, and what was skipped on purpose."""
+
+    entries: tuple[EntryFields, ...]
+    errors: tuple[FieldError, ...] = ()
+    notices: tuple[str, ...] = ()
+
+    @property
+    def is_ok(self) -> bool:
+        return not self.errors
+
+
+class _Refused(Exception):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+        self.message = message
+
+
+@dataclass
+class _Reader:
+    """What one parse needs to remember: the file's default zone and the running counts."""
+
+    expand_until: date | None
+    max_occurrences: int
+    file_zone: str | None = None
+
+
+def parse_ics(
+    data: bytes,
+    *,
+    expand_until: date | None,
+    max_bytes: int = 5_000_000,
+    max_occurrences: int = 500,
+    max_entries: int = 1000,
+) -> IcsParse:
+    """Read VEVENTs from an .ics file into entries; never raises on a bad file."""
+    if len(data) > max_bytes:
+        return _refuse_file(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}")
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper()
+    if head != b"BEGIN:VCALENDAR":
+        return _refuse_file(
+            "this is not an iCalendar (.ics) file: it does not start with BEGIN:VCALENDAR"
+        )
+    try:
+        calendars = icalendar.Calendar.from_ical(data, multiple=True)
+    except Exception as bad:  # icalendar raises many kinds on malformed input
+        return _refuse_file(f"the file is not valid iCalendar: {bad}")
+
+    entries: list[EntryFields] = []
+    errors: list[FieldError] = []
+    notices: list[str] = []
+    number = 0
+    for calendar in calendars:
+        reader = _Reader(expand_until, max_occurrences)
+        reader.file_zone = _file_zone(calendar, notices)
+        events = [e for e in calendar.walk("VEVENT") if isinstance(e, icalendar.Event)]
+        series = {str(e.get("UID", "")) for e in events if _repeats(e) and e.get("UID")}
+        for event in events:
+            number += 1
+            if event.get("RECURRENCE-ID") is not None and str(event.get("UID", "")) in series:
+                continue  # a changed occurrence: read with its series
+            label = _label(event, number)
+            if str(event.get("STATUS", "")).upper() == "CANCELLED":
+                notices.append(f"{label}: skipped, it is cancelled")
+                continue
+            try:
+                if _repeats(event):
+                    changed = [
+                        e
+                        for e in events
+                        if e.get("RECURRENCE-ID") is not None
+                        and str(e.get("UID", "")) == str(event.get("UID", ""))
+                    ]
+                    entries.extend(_expand(reader, event, changed, number))
+                else:
+                    entries.append(_entry(reader, event, number))
+            except (ValueError, TypeError, KeyError, IndexError) as bad:
+                # Malformed values icalendar let through: report the event, read the others.
+                message = f"cannot be read: {bad}"
+                errors.append(FieldError("file", message, row=number, where=label))
+            except _Refused as refused:
+                errors.append(
+                    FieldError(refused.field_name, refused.message, row=number, where=label)
+                )
+    if len(entries) > max_entries:
+        return _refuse_file(
+            f"the file gives {len(entries):,} events; the limit is "
+            f"{max_entries:,}: split it, or expand repeating events to an "
+            "earlier date"
+        )
+    return IcsParse(tuple(entries), tuple(errors), tuple(notices))
+
+
+def _refuse_file(message: str) -> IcsParse:
+    return IcsParse((), (FieldError("file", message),))
+
+
+def _label(event: icalendar.Event, number: int) -> str:
+    summary = " ".join(str(event.get("SUMMARY", "")).split())
+    return f"Event {number} ({summary!r})" if summary else f"Event {number}"
+
+
+def _repeats(event: icalendar.Event) -> bool:
+    return bool(event.get("RRULE") or event.get("RDATE"))
+
+
+def _file_zone(calendar: icalendar.Calendar, notices: list[str]) -> str | None:
+    """The file's X-WR-TIMEZONE (Google writes it), as IANA, when it names a known zone."""
+    declared = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if not declared:
+        return None
+    try:
+        return resolve_zone(declared)
+    except ZoneError as bad:
+        notices.append(f"the file's X-WR-TIMEZONE is not used: {bad}")
+        return None
+
+
+# --- one event -----------------------------------------------------------------------------
+
+
+def _start_and_end(event: icalendar.Event) -> tuple[Moment, Moment | None]:
+    """DTSTART and the end from DTEND or DURATION; None for a timed event that gives neither."""
+    if "DTSTART" not in event:
+        raise _Refused("start_date", "has no start (DTSTART)")
+    try:
+        start: Moment = event.decoded("DTSTART")
+        if "DTEND" in event:
+            return start, event.decoded("DTEND")
+        if "DURATION" in event:
+            return start, start + event.decoded("DURATION")
+    except Exception as bad:  # a broken DTSTART/DTEND value surfaces only when decoded
+        raise _Refused("start_date", f"has a time that cannot be read: {bad}") from None
+    if not isinstance(start, datetime):
+        return start, start + timedelta(days=1)  # RFC 5545: an all-day event lasts one day
+    return start, None
+
+
+def _zone_param(event: icalendar.Event) -> str | None:
+    prop = event.get("DTSTART")
+    params = getattr(prop, "params", {})
+    tzid = params.get("TZID")
+    return str(tzid) if tzid else None
+
+
+def _entry(
+    reader: _Reader,
+    event: icalendar.Event,
+    number: int,
+    start: Moment | None = None,
+    end: Moment | None = None,
+) -> EntryFields:
+    """One entry from `event`, at `start`/`end` when given (an occurrence of a series)."""
+    if start is None:
+        start, end = _start_and_end(event)
+    texts = _texts(event)
+    base = EntryFields(row=number, source=Source.ICS, **texts)
+    if not isinstance(start, datetime):
+        if isinstance(end, datetime):
+            raise _Refused("end_date", "starts on a date (all day) but ends at a time")
+        last = end - timedelta(days=1) if end is not None and end > start else start
+        return dataclasses.replace(
+            base,
+            start_date=start.isoformat(),
+            end_date=last.isoformat() if last != start else "",
+            all_day="yes",
+        )
+    if isinstance(end, date) and not isinstance(end, datetime):
+        raise _Refused("end_date", "starts at a time but ends on a date")
+    tzid = _zone_param(event)
+    if start.tzinfo is None:
+        if tzid:
+            raise _Refused(
+                "timezone",
+                f"uses time zone {tzid!r}, which is unknown and not "
+                "described in the file (no VTIMEZONE)",
+            )
+        return _floating(reader, base, start, end)
+    return _exact(reader, base, start, end, tzid)
+
+
+def _floating(
+    reader: _Reader, base: EntryFields, start: datetime, end: datetime | None
+) -> EntryFields:
+    fields = dataclasses.replace(
+        base,
+        start_date=start.date().isoformat(),
+        start_time=start.strftime("%H:%M"),
+        end_date=end.date().isoformat() if end and end.date() != start.date() else "",
+        end_time=end.strftime("%H:%M") if end else "",
+    )
+    if reader.file_zone:
+        note = (
+            f"the file gives times without a zone: read in {reader.file_zone}, the file's "
+            "X-WR-TIMEZONE"
+        )
+        return dataclasses.replace(fields, timezone=reader.file_zone, notes=(*fields.notes, note))
+    return dataclasses.replace(fields, is_floating=True)
+
+
+def _exact(
+    reader: _Reader, base: EntryFields, start: datetime, end: datetime | None, tzid: str | None
+) -> EntryFields:
+    if end is not None and end.tzinfo is None:
+        end = end.replace(tzinfo=start.tzinfo)
+    zone, notes = None, list(base.notes)
+    if tzid:
+        try:
+            zone = resolve_zone(tzid)
+        except ZoneError:
+            notes.append(
+                f"the file's zone {tzid!r} has no IANA name: the event keeps its exact "
+                "time and takes the calendar's zone"
+            )
+    else:
+        zone = reader.file_zone
+    shown: TzInfo | None = ZoneInfo(zone) if zone and not tzid else start.tzinfo
+    if shown is None or (tzid and zone is None):
+        shown = UTC  # the wall-clock strings are then UTC; the instants are what count
+    local_start = start.astimezone(shown)
+    local_end = end.astimezone(shown) if end else None
+    return dataclasses.replace(
+        base,
+        start_date=local_start.date().isoformat(),
+        start_time=local_start.strftime("%H:%M"),
+        end_date=(
+            local_end.date().isoformat()
+            if local_end and local_end.date() != local_start.date()
+            else ""
+        ),
+        end_time=local_end.strftime("%H:%M") if local_end else "",
+        timezone=zone or "",
+        start_instant=start.astimezone(UTC),
+        end_instant=end.astimezone(UTC) if end else None,
+        notes=tuple(notes),
+    )
+
+
+def _texts(event: icalendar.Event) -> dict[str, Any]:
+    """title, description and address_1 from SUMMARY, DESCRIPTION and LOCATION."""
+    title = str(event.get("SUMMARY", "")).strip()
+    description = str(event.get("DESCRIPTION", "")).strip()
+    location = ", ".join(
+        line.strip() for line in str(event.get("LOCATION", "")).splitlines() if line.strip()
+    )
+    texts: dict[str, Any] = {"title": title, "description": description}
+    if len(location) <= ADDRESS_LINE_LIMIT:
+        texts["address_1"] = location
+    else:
+        texts["description"] = "\n\n".join(p for p in (description, f"Location: {location}") if p)
+        texts["notes"] = ("LOCATION is too long for an address line: added to the description",)
+    return texts
+
+
+# --- repeating events -----------------------------------------------------------------------
+
+
+def _expand(
+    reader: _Reader,
+    master: icalendar.Event,
+    changed: list[icalendar.Event],
+    number: int,
+) -> list[EntryFields]:
+    """Every occurrence of a repeating event up to reader.expand_until, as entries."""
+    rules = b", ".join(rule.to_ical() for rule in master.rrules).decode() or "RDATE"
+    if reader.expand_until is None:
+        raise _Refused(
+            "recurrence",
+            f"repeats ({rules}); choose a date to expand repeating "
+            "events until, or leave it out of the file",
+        )
+    start, end = _start_and_end(master)
+    length = end - start if end is not None else None
+    excluded = {_instant_key(_like(start, x)) for x in master.exdates}
+    replaced = {}
+    for copy in changed:
+        recurrence_id = copy.decoded("RECURRENCE-ID")
+        replaced[_instant_key(_like(start, recurrence_id))] = copy
+
+    entries: list[EntryFields] = []
+    occurrences = _occurrences(master, start, reader.expand_until, reader.max_occurrences + 1)
+    for count, occurrence in enumerate(occurrences, start=1):
+        if count > reader.max_occurrences:
+            raise _Refused(
+                "recurrence",
+                f"repeats ({rules}) more than "
+                f"{reader.max_occurrences:,} times before "
+                f"{reader.expand_until}: choose an earlier date",
+            )
+        key = _instant_key(occurrence)
+        if key in excluded or key in replaced:
+            continue
+        occurrence_end = occurrence + length if length is not None else None
+        entries.append(
+            _entry(
+                reader, master, number, _unlike(start, occurrence), _unlike(start, occurrence_end)
+            )
+        )
+    for key, copy in replaced.items():
+        copy_start, copy_end = _start_and_end(copy)
+        cancelled = str(copy.get("STATUS", "")).upper() == "CANCELLED"
+        if key in excluded or cancelled or _day(copy_start) > reader.expand_until:
+            continue
+        entries.append(_entry(reader, copy, number, copy_start, copy_end))
+    return sorted(
+        entries,
+        key=lambda e: (
+            e.start_instant or datetime.min.replace(tzinfo=UTC),
+            e.start_date,
+            e.start_time,
+        ),
+    )
+
+
+def _occurrences(
+    master: icalendar.Event, start: Moment, until: date, limit: int
+) -> Iterator[datetime]:
+    """The series' start times up to the end of `until`, sorted, at most `limit` of them.
+
+    Each RRULE is cut at `until` before it is iterated: dateutil otherwise searches up to the
+    year 9999 for a rule that never matches (FREQ=DAILY;BYMONTHDAY=30;BYMONTH=2), which takes
+    seconds. COUNT is then applied by taking the first COUNT occurrences.
+    """
+    base = _like(start, start)
+    cap = _like(start, datetime.combine(until, _END_OF_DAY))
+    found: set[datetime] = {base}
+    for rule in master.rrules:
+        parts = {k: v for k, v in rule.items() if k not in ("COUNT", "UNTIL")}
+        stop = cap
+        if "UNTIL" in rule:
+            stop = min(cap, _like(start, rule["UNTIL"][0], end_of_day=True), key=_instant_key)
+        count = int(rule["COUNT"][0]) if "COUNT" in rule else None
+        text = icalendar.vRecur(parts).to_ical().decode()  # type: ignore[no-untyped-call]
+        try:
+            parsed = rrulestr(text, dtstart=base)
+        except (ValueError, TypeError) as bad:
+            raise _Refused("recurrence", f"has a repeat rule that cannot be read ({bad})") from None
+        if not isinstance(parsed, rrule):
+            raise _Refused("recurrence", f"has a repeat rule that cannot be read: {text}")
+        generated = parsed.replace(until=stop)
+        found.update(itertools.islice(generated, min(count or limit, limit)))
+    for rdate, _period_end in master.rdates:
+        moment = _like(start, rdate)
+        if _instant_key(moment) <= _instant_key(cap):
+            found.add(moment)
+    ordered = sorted(found, key=_instant_key)
+    unique = {_instant_key(moment): moment for moment in ordered}
+    return iter(list(unique.values())[:limit])
+
+
+def _like(start: Moment, value: Moment, *, end_of_day: bool = False) -> datetime:
+    """`value` as the same kind of datetime as the series' DTSTART, so that they compare.
+
+    Dates become naive midnights for an all-day series; for a timed series a date takes the
+    start's clock time (or the end of the day for an UNTIL), a naive time takes the start's zone.
+    """
+    if not isinstance(start, datetime):
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).date() if value.tzinfo else value.date()
+        return datetime.combine(value, time(0))
+    if not isinstance(value, datetime):
+        clock = _END_OF_DAY if end_of_day else start.time()
+        value = datetime.combine(value, clock)
+    if start.tzinfo is None:
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return value if value.tzinfo else value.replace(tzinfo=start.tzinfo)
+
+
+def _unlike(start: Moment, value: datetime | None) -> Moment | None:
+    """Back from `_like`: an all-day series' occurrences are dates again."""
+    if value is None:
+        return None
+    return value if isinstance(start, datetime) else value.date()
+
+
+def _instant_key(moment: datetime) -> datetime:
+    """What makes two occurrences the same: the UTC instant, or the wall time if floating."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _day(moment: Moment) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment
