@@ -1,0 +1,114 @@
+"""The web app: public .ics feeds and the admin pages behind a login.
+
+Entry points: ``create_app(settings)`` (the CLI's ``web`` and ``demo``, tests) and
+``create_app_from_env()`` for gunicorn: ``gunicorn 'bridge.web:create_app_from_env()'``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, g
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from bridge.config import Settings, load_settings
+from bridge.errors import BridgeError
+from bridge.store import StoreError, open_store
+from bridge.web import admin, auth, feeds
+from bridge.web.context import app_context_of, attach
+from bridge.web.display import register_filters
+from bridge.web.errors import install_error_handlers
+from bridge.web.logs import install_token_filter
+
+__all__ = ["app_context_of", "create_app", "create_app_from_env"]
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
+    """The app, serving from the store at ``store_url`` (default: settings.database_url).
+
+    Raises ConfigError when the admin password or secret key is unusable, and StoreError when
+    the database can't be reached or its schema is not current. The app holds one Store; close
+    it with ``app_context_of(app).store.close()`` when the app is done.
+    """
+    settings.require_admin()
+    store = open_store(store_url or settings.database_url)
+    try:
+        store.require_current_schema()
+    except StoreError:
+        store.close()
+        raise
+
+    app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="bridge_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=urlsplit(settings.public_url).scheme == "https",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # A CSRF token lives as long as the session, not flask-wtf's default hour: a login
+        # page left open over lunch should still work.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    attach(app, settings, store)
+    # Before CSRFProtect: a logged-out POST is answered "log in", not "bad form token".
+    app.before_request(auth.require_login)
+    CSRFProtect(app)
+    for blueprint in (feeds.bp, auth.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    install_error_handlers(app)
+    register_filters(app)
+    install_token_filter(app)
+    app.context_processor(lambda: {"is_logged_in": auth.is_logged_in, "csp_nonce": _csp_nonce})
+    app.after_request(_add_security_headers)
+    return app
+
+
+def create_app_from_env() -> Flask:
+    """For gunicorn: settings from the environment; a bad one stops start-up with one line."""
+    try:
+        return create_app(load_settings())
+    except BridgeError as error:
+        # gunicorn prints an AppImportError's message alone and halts, instead of printing
+        # a traceback and booting worker after worker.
+        from gunicorn.errors import AppImportError
+
+        raise AppImportError(error.describe()) from None
+
+
+def _template_folder() -> str:
+    """templates/ ships as the package bridge.templates; a source checkout that was never
+    installed has no such package, and the folder sits beside bridge/."""
+    spec = importlib.util.find_spec("bridge.templates")
+    if spec is not None and spec.submodule_search_locations:
+        return str(next(iter(spec.submodule_search_locations)))
+    return str(Path(__file__).resolve().parents[2] / "templates")
+
+
+def _csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def _add_security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # same-origin, not no-referrer: flask-wtf checks the Referer of HTTPS form posts.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        script = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

@@ -1,0 +1,188 @@
+"""The admin pages: sync health, the feeds and their subscribe links, the calendars' settings.
+
+Entry point: the ``admin`` blueprint. Every view here sits behind the login (see ``auth``); the
+feed token appears only on that feed's own page, which is where people come to copy it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from bridge.feeds import FEED_SIZE_WARNING_BYTES
+from bridge.models import Calendar, Feed, Privacy
+from bridge.store import FeedFetch
+from bridge.web.clients import client_family, subscribe_links
+from bridge.web.context import current_settings, current_store
+from bridge.web.feeds import feed_url
+from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
+
+bp = Blueprint("admin", __name__)
+
+# A worker whose heartbeat is older than this many poll intervals is reported as stalled.
+HEARTBEAT_STALE_POLLS = 3
+Page = tuple[str, int]  # a page and its status
+
+
+@dataclass(frozen=True)
+class FeedSize:
+    feed: Feed
+    size: int
+
+
+@bp.get("/")
+def dashboard() -> str:
+    store, settings = current_store(), current_settings()
+    state = store.get_sync_state()
+    stale_after = timedelta(seconds=settings.poll_interval * HEARTBEAT_STALE_POLLS)
+    is_heartbeat_stale = (
+        state.heartbeat_at is None or datetime.now(UTC) - state.heartbeat_at > stale_after
+    )
+    return render_template(
+        "dashboard.html",
+        state=state,
+        is_heartbeat_stale=is_heartbeat_stale,
+        stale_after=stale_after,
+        live_events=store.count_events(),
+        deleted_events=store.count_deleted_events(),
+        oversized=_oversized_feeds(),
+        size_warning=FEED_SIZE_WARNING_BYTES,
+    )
+
+
+def _oversized_feeds() -> list[FeedSize]:
+    store = current_store()
+    found = []
+    for feed in store.list_feeds():
+        render = store.get_feed_render(feed.feed_id)
+        if render is not None and len(render.body) > FEED_SIZE_WARNING_BYTES:
+            found.append(FeedSize(feed, len(render.body)))
+    return found
+
+
+@bp.get("/admin/feeds")
+def feeds() -> str:
+    store = current_store()
+    rows = [(feed, _last_fetch(store.feed_fetches(feed.feed_id))) for feed in store.list_feeds()]
+    return render_template("feeds.html", rows=rows)
+
+
+def _last_fetch(fetches: list[FeedFetch]) -> FeedFetch | None:
+    return fetches[0] if fetches else None  # the store lists them newest first
+
+
+@bp.get("/admin/feeds/<int:feed_id>")
+def feed(feed_id: int) -> str:
+    found = _require_feed(feed_id)
+    return _render_feed_page(found, _feed_form(found))[0]
+
+
+@bp.post("/admin/feeds/<int:feed_id>/settings")
+def update_feed(feed_id: int) -> Response | Page:
+    found = _require_feed(feed_id)
+    form = read_feed_settings(request.form)
+    if not form.is_valid:
+        return _render_feed_page(found, form, status=400)
+    name, privacy, zone = form.values["name"], form.values["privacy"], form.values["timezone"]
+    # Only what changed is written: saving the shown default name would pin it, and the feed
+    # would stop following its calendar's or staff member's name.
+    current_store().update_feed(
+        feed_id,
+        name=None if name == found.name else name,
+        privacy=None if privacy == found.privacy.value else Privacy(privacy),
+        timezone=None if zone == (found.timezone or "") else zone,
+    )
+    flash("Feed settings saved. Subscribers see them at their client's next refresh.")
+    return redirect(url_for("admin.feed", feed_id=feed_id))
+
+
+@bp.post("/admin/feeds/<int:feed_id>/rotate")
+def rotate_feed(feed_id: int) -> Response | Page:
+    found = _require_feed(feed_id)
+    if request.form.get("confirm") != "yes":
+        form = _feed_form(found)
+        form.errors["confirm"] = "Tick the box to confirm: the current URL stops working."
+        return _render_feed_page(found, form, status=400)
+    current_store().rotate_feed_token(feed_id)
+    flash("The feed has a new URL; the old one no longer works. Share the new one below.")
+    return redirect(url_for("admin.feed", feed_id=feed_id))
+
+
+def _require_feed(feed_id: int) -> Feed:
+    found = current_store().get_feed(feed_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _feed_form(found: Feed) -> FormInput:
+    return FormInput(
+        values={
+            "name": found.name,
+            "privacy": found.privacy.value,
+            "timezone": found.timezone or "",
+        }
+    )
+
+
+def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Page:
+    settings = current_settings()
+    url = feed_url(settings.public_url, found)
+    fetches = [
+        (client_family(f.user_agent), f) for f in current_store().feed_fetches(found.feed_id)
+    ]
+    page = render_template(
+        "feed.html",
+        feed=found,
+        url=url,
+        links=subscribe_links(url, found.name),
+        fetches=fetches,
+        form=form,
+        privacy_levels=list(Privacy),
+        default_timezone=settings.default_timezone,
+        zones=sorted(known_zones()),
+    )
+    return page, status
+
+
+@bp.get("/admin/calendars")
+def calendars() -> str:
+    return _render_calendars_page({})[0]
+
+
+@bp.post("/admin/calendars/<int:calendar_id>")
+def update_calendar(calendar_id: int) -> Response | Page:
+    store = current_store()
+    found = store.get_calendar(calendar_id)
+    if found is None:
+        abort(404)
+    form = read_calendar_settings(request.form)
+    if not form.is_valid:
+        return _render_calendars_page({calendar_id: form}, status=400)
+    if form.values["name"] != found.name:
+        store.rename_calendar(calendar_id, form.values["name"])
+    if form.values["timezone"] != (found.timezone or ""):
+        store.set_calendar_timezone(calendar_id, form.values["timezone"] or None)
+    flash(f"Calendar {form.values['name']!r} saved.")
+    return redirect(url_for("admin.calendars"))
+
+
+def _render_calendars_page(failed: dict[int, FormInput], *, status: int = 200) -> tuple[str, int]:
+    rows: list[tuple[Calendar, FormInput]] = [
+        (
+            calendar,
+            failed.get(calendar.calendar_id)
+            or FormInput(values={"name": calendar.name, "timezone": calendar.timezone or ""}),
+        )
+        for calendar in current_store().list_calendars()
+    ]
+    page = render_template(
+        "calendars.html",
+        rows=rows,
+        default_timezone=current_settings().default_timezone,
+        zones=sorted(known_zones()),
+    )
+    return page, status
