@@ -30,7 +30,7 @@ def sandbox(server: SandboxServer) -> SandboxServer:
 
 @pytest.fixture
 def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    auth = (sandbox.username, sandbox.token)
+    auth = sandbox.basic_auth
     with httpx.Client(base_url=sandbox.base_url, auth=auth, timeout=10) as client:
         yield client
 
@@ -53,7 +53,7 @@ def fetch_all(api: httpx.Client, path: str, **params: Any) -> list[Record]:
 def seed_records(server: SandboxServer) -> dict[str, list[Record]]:
     """All seed records per collection, fetched once from a freshly reset sandbox."""
     server.control.reset()
-    auth = (server.username, server.token)
+    auth = server.basic_auth
     with httpx.Client(base_url=server.base_url, auth=auth) as client:
         return {
             kind: fetch_all(client, f"/{kind}") for kind in ("events", "cases", "subjects", "staff")
@@ -88,7 +88,7 @@ def test_auth_refuses(sandbox: SandboxServer, auth: tuple[str, str] | None) -> N
 
 def test_auth_is_checked_even_for_unknown_paths(sandbox: SandboxServer) -> None:
     assert httpx.get(f"{sandbox.base_url}/nowhere").status_code == 401
-    auth = (sandbox.username, sandbox.token)
+    auth = sandbox.basic_auth
     response = httpx.get(f"{sandbox.base_url}/nowhere", auth=auth)
     assert response.status_code == 404
     assert "message" in response.json()
@@ -157,7 +157,7 @@ def test_refused_login_does_not_use_up_the_rate(sandbox: SandboxServer, api: htt
 
 def test_options_rate_limit_applies_from_the_start() -> None:
     with SandboxServer(SandboxOptions(events=0, rate_limit=0.5, anchor=ANCHOR)) as limited:
-        auth = (limited.username, limited.token)
+        auth = limited.basic_auth
         with httpx.Client(base_url=limited.base_url, auth=auth) as client:
             assert client.get("/cases").status_code == 200
             assert client.get("/cases").status_code == 429
@@ -718,6 +718,6 @@ def test_post_counts_against_the_rate_limit(
 
 def api_titles(sandbox: SandboxServer, title: str) -> list[Record]:
     sandbox.control.set_rate_limit(None)
-    auth = (sandbox.username, sandbox.token)
+    auth = sandbox.basic_auth
     with httpx.Client(base_url=sandbox.base_url, auth=auth) as client:
         return fetch_all(client, "/events", title=title)

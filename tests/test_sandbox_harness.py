@@ -32,7 +32,7 @@ def sandbox(server: SandboxServer) -> SandboxServer:
 
 @pytest.fixture
 def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    auth = (sandbox.username, sandbox.token)
+    auth = sandbox.basic_auth
     with httpx.Client(base_url=sandbox.base_url, auth=auth, timeout=10) as client:
         yield client
 
@@ -525,7 +525,7 @@ def test_server_attributes_and_stop() -> None:
     running = SandboxServer(SandboxOptions(events=0, username="sam", token="t0k", anchor=ANCHOR))
     assert running.base_url == f"http://127.0.0.1:{running.port}/api/v1"
     assert running.root_url == f"http://127.0.0.1:{running.port}"
-    assert (running.username, running.token) == ("sam/token", "t0k")
+    assert running.basic_auth == ("sam/token", "t0k")
     assert httpx.get(f"{running.base_url}/events", auth=("sam/token", "t0k")).json() == []
     running.stop()
     running.stop()

@@ -19,7 +19,7 @@ Record = dict[str, Any]
 
 
 def fetch_everything(server: SandboxServer) -> dict[str, list[Record]]:
-    auth = (server.username, server.token)
+    auth = server.basic_auth
     result: dict[str, list[Record]] = {}
     with httpx.Client(base_url=server.base_url, auth=auth) as client:
         for kind in KINDS:

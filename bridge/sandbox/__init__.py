@@ -1,7 +1,8 @@
 """The simulated Trackops API that the demo and every test run against over real HTTP.
 
 Start one with `SandboxServer(SandboxOptions(...))`, or build the Flask app with
-`create_sandbox_app`; drive it with `SandboxControl`. See docs in bridge/sandbox/README.md.
+`create_sandbox_app`; drive it with `SandboxControl`. Switches, faults and the harness API are
+described in bridge/sandbox/README.md.
 """
 
 from bridge.sandbox.app import create_sandbox_app

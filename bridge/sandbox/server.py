@@ -38,8 +38,10 @@ class SandboxServer:
         self.port: int = self._server.server_port
         self.root_url = f"http://{host}:{self.port}"
         self.base_url = self.root_url + API_PREFIX
-        self.username = f"{self.options.username}/token"  # the Basic auth user, ready to use
+        self.username = self.options.username  # the login, as in TRACKOPS_USERNAME
         self.token = self.options.token
+        # What plain HTTP clients send: Trackops wants the login with "/token" appended.
+        self.basic_auth = (f"{self.username}/token", self.token)
         self.control = SandboxControl(self.root_url)
         # A short poll interval makes stop() quick; tests start and stop many servers.
         self._thread = threading.Thread(
