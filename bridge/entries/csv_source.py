@@ -233,7 +233,9 @@ def _read_headings(headings: list[str], row: int) -> tuple[dict[int, str], list[
     if unknown:
         hints = []
         for heading in unknown:
-            close = difflib.get_close_matches(heading.lower().replace(" ", "_"), COLUMNS, n=1)
+            close = difflib.get_close_matches(
+                heading.lower().replace(" ", "_"), COLUMNS, n=1, cutoff=0.75
+            )
             hints.append(f"{heading!r}" + (f" (did you mean {close[0]}?)" if close else ""))
         errors.append(
             FieldError(

@@ -207,6 +207,7 @@ def _entry(
             start_date=start.isoformat(),
             end_date=last.isoformat() if last != start else "",
             all_day="yes",
+            timezone=reader.file_zone or "",
         )
     if isinstance(end, date) and not isinstance(end, datetime):
         raise _Refused("end_date", "starts at a time but ends on a date")
@@ -360,14 +361,15 @@ def _occurrences(
 ) -> Iterator[datetime]:
     """The series' start times up to the end of `until`, sorted, at most `limit` of them.
 
-    Each RRULE is cut at `until` before it is iterated: dateutil otherwise searches up to the
-    year 9999 for a rule that never matches (FREQ=DAILY;BYMONTHDAY=30;BYMONTH=2), which takes
-    seconds. COUNT is then applied by taking the first COUNT occurrences.
+    Each RRULE is given `until` as its UNTIL, and COUNT is applied by taking the first COUNT
+    occurrences, so no rule is iterated past the expand date.
     """
     base = _like(start, start)
     cap = _like(start, datetime.combine(until, _END_OF_DAY))
-    found: set[datetime] = {base}
+    found: set[datetime] = {base} if _instant_key(base) <= _instant_key(cap) else set()
     for rule in master.rrules:
+        if _never_matches(rule):
+            continue
         parts = {k: v for k, v in rule.items() if k not in ("COUNT", "UNTIL")}
         stop = cap
         if "UNTIL" in rule:
@@ -389,6 +391,20 @@ def _occurrences(
     ordered = sorted(found, key=_instant_key)
     unique = {_instant_key(moment): moment for moment in ordered}
     return iter(list(unique.values())[:limit])
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _never_matches(rule: icalendar.vRecur) -> bool:
+    """True for a rule whose BYMONTHDAY fits none of its months (30 February).
+
+    dateutil checks UNTIL only on days that match, so it would scan every day up to the year
+    9999 for such a rule: seconds of CPU for one line of a file.
+    """
+    days = [abs(int(day)) for day in rule.get("BYMONTHDAY", [])]
+    months = [int(month) for month in rule.get("BYMONTH", [])] or range(1, 13)
+    return bool(days) and all(day > _MONTH_DAYS[month - 1] for day in days for month in months)
 
 
 def _like(start: Moment, value: Moment, *, end_of_day: bool = False) -> datetime:

@@ -250,7 +250,7 @@ def choose_zone(text: str, calendar: Calendar | None, default: str) -> tuple[str
             raise Invalid("timezone", str(bad)) from None
     if calendar is not None and calendar.timezone:
         try:
-            return resolve_zone(calendar.timezone), f"calendar {calendar.name!r}'s zone"
+            return resolve_zone(calendar.timezone), f"the zone of calendar {calendar.name!r}"
         except ZoneError as bad:
             raise Invalid(
                 "timezone",
