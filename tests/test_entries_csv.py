@@ -174,8 +174,8 @@ def test_a_value_under_a_blank_heading_or_past_the_last_one_is_an_error_for_that
     parsed = parse_csv(text.encode())
     assert [e.title for e in parsed.entries] == ["A"]
     assert [str(e) for e in parsed.errors] == [
-        "Row 3, file: has a value in column E, which has no heading",
-        "Row 4, file: has 7 cells but the heading row has 5: a value containing a comma or a "
+        "Row 3: has a value in column E, which has no heading",
+        "Row 4: has 7 cells but the heading row has 5: a value containing a comma or a "
         "line break needs double quotes around it",
     ]
 
@@ -187,21 +187,19 @@ def test_row_limit_counts_entries_not_blank_rows() -> None:
     text = HEADER + "".join(row(title=f"Shift {n}") for n in range(5)) + ",,,,,\r\n" * 3
     assert len(parse_csv(text.encode(), max_rows=5).entries) == 5
     assert only_error(text.encode(), max_rows=4) == (
-        "file: the file has 5 rows; the limit is 4: split it"
+        "the file has 5 rows; the limit is 4: split it"
     )
 
 
 def test_row_limit_message_uses_thousands_separators() -> None:
     text = HEADER + row() * 1204
-    assert (
-        only_error(text.encode()) == "file: the file has 1,204 rows; the limit is 1,000: split it"
-    )
+    assert only_error(text.encode()) == "the file has 1,204 rows; the limit is 1,000: split it"
 
 
 def test_size_limit() -> None:
     data = (HEADER + row() * 100).encode()
     assert only_error(data, max_bytes=1000) == (
-        f"file: the file is {len(data):,} bytes; the limit is 1,000: split it"
+        f"the file is {len(data):,} bytes; the limit is 1,000: split it"
     )
 
 

@@ -172,6 +172,8 @@ ERROR_TEXTS = [
         FieldError("start_date", "has no start", row=3, where="Event 3 ('Hearing')"),
         "Event 3 ('Hearing'), start_date: has no start",
     ),
+    (FieldError("file", "the file is empty"), "the file is empty"),
+    (FieldError("file", "has 7 cells", row=4), "Row 4: has 7 cells"),
 ]
 
 

@@ -233,7 +233,10 @@ ZONE_NAMES = [
     ("US/Eastern", "America/New_York"),
     ("Asia/Calcutta", "Asia/Kolkata"),
     ("Europe/Amsterdam", "Europe/Amsterdam"),
-    ("UTC", "Etc/UTC"),
+    ("UTC", "UTC"),
+    ("Etc/UTC", "UTC"),
+    ("Zulu", "UTC"),
+    ("Etc/GMT+5", "Etc/GMT+5"),
 ]
 
 
@@ -652,6 +655,11 @@ def test_unknown_or_ambiguous_names_are_errors(
     assert message in errors_of(entry(**fields))[field]
 
 
+def test_staff_separated_by_commas_get_a_hint() -> None:
+    message = errors_of(entry(staff="Ann Lee, John Doe"))["staff"]
+    assert message.endswith("(separate several staff with ';')")
+
+
 def test_each_bad_staff_name_is_its_own_error() -> None:
     result = validate_entry(entry(staff="Bob; Ann Lee; Carol"), DIRECTORY, OPTIONS)
     assert isinstance(result, list)
@@ -698,8 +706,8 @@ def test_length_limits(field: str, limit: int) -> None:
 def test_title_is_one_line_but_description_may_have_many() -> None:
     assert "a line break" in errors_of(entry(title="Stake\nout"))["title"]
     assert "U+0007" in errors_of(entry(title="bell\x07"))["title"]
-    draft = draft_of(entry(description="Line one\r\nLine two\n\tIndented"))
-    assert draft.body == "Line one\nLine two\n\tIndented"
+    draft = draft_of(entry(description="Line one\r\nLine two\n\tIndented\rOld Mac"))
+    assert draft.body == "Line one\nLine two\n\tIndented\nOld Mac"
 
 
 def test_text_is_trimmed() -> None:

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.entries.drafts import EntryFields, FieldError, Source
+from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
 
 COLUMNS = (
     "title",
@@ -73,7 +73,7 @@ class CsvParse:
 
 
 def _file_error(message: str, row: int | None = None) -> FieldError:
-    return FieldError("file", message, row=row)
+    return FieldError(FILE, message, row=row)
 
 
 def _column_for(heading: str) -> str | None:

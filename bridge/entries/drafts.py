@@ -18,6 +18,7 @@ from typing import Any
 from bridge.models import Address
 
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+FILE = "file"  # FieldError.field of errors about a file or a whole row rather than one field
 
 
 class Source(enum.StrEnum):
@@ -99,6 +100,8 @@ class FieldError:
 
     def __str__(self) -> str:
         place = self.where or (f"Row {self.row}" if self.row is not None else None)
+        if self.field == FILE:  # about the file or a whole row, not one field
+            return f"{place}: {self.message}" if place else self.message
         if place is None:
             return f"{self.field}: {self.message}"
         if self.column is not None:

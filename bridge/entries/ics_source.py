@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from dateutil.rrule import rrule, rrulestr
 
-from bridge.entries.drafts import EntryFields, FieldError, Source
+from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
 from bridge.entries.zones import ZoneError, resolve_zone
 
 ADDRESS_LINE_LIMIT = 255
@@ -98,6 +98,10 @@ def parse_ics(
         reader.file_zone = _file_zone(calendar, notices)
         events = [e for e in calendar.walk("VEVENT") if isinstance(e, icalendar.Event)]
         series = {str(e.get("UID", "")) for e in events if _repeats(e) and e.get("UID")}
+        changes: dict[str, list[icalendar.Event]] = {}
+        for e in events:
+            if e.get("RECURRENCE-ID") is not None:
+                changes.setdefault(str(e.get("UID", "")), []).append(e)
         for event in events:
             number += 1
             if event.get("RECURRENCE-ID") is not None and str(event.get("UID", "")) in series:
@@ -108,19 +112,14 @@ def parse_ics(
                 continue
             try:
                 if _repeats(event):
-                    changed = [
-                        e
-                        for e in events
-                        if e.get("RECURRENCE-ID") is not None
-                        and str(e.get("UID", "")) == str(event.get("UID", ""))
-                    ]
+                    changed = changes.get(str(event.get("UID", "")), [])
                     entries.extend(_expand(reader, event, changed, number))
                 else:
                     entries.append(_entry(reader, event, number))
             except (ValueError, TypeError, KeyError, IndexError) as bad:
                 # Malformed values icalendar let through: report the event, read the others.
                 message = f"cannot be read: {bad}"
-                errors.append(FieldError("file", message, row=number, where=label))
+                errors.append(FieldError(FILE, message, row=number, where=label))
             except _Refused as refused:
                 errors.append(
                     FieldError(refused.field_name, refused.message, row=number, where=label)
@@ -135,7 +134,7 @@ def parse_ics(
 
 
 def _refuse_file(message: str) -> IcsParse:
-    return IcsParse((), (FieldError("file", message),))
+    return IcsParse((), (FieldError(FILE, message),))
 
 
 def _label(event: icalendar.Event, number: int) -> str:
@@ -258,9 +257,13 @@ def _exact(
             )
     else:
         zone = reader.file_zone
-    shown: TzInfo | None = ZoneInfo(zone) if zone and not tzid else start.tzinfo
-    if shown is None or (tzid and zone is None):
-        shown = UTC  # the wall-clock strings are then UTC; the instants are what count
+    # The preview's wall-clock strings: as the file wrote them, in the event's zone, or in UTC
+    # when the zone is unknown (the instants are what count).
+    shown: TzInfo | None = UTC
+    if tzid and zone:
+        shown = start.tzinfo
+    elif zone:
+        shown = ZoneInfo(zone)
     local_start = start.astimezone(shown)
     local_end = end.astimezone(shown) if end else None
     return dataclasses.replace(

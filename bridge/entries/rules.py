@@ -345,7 +345,7 @@ def resolve_when(fields: EntryFields, zone: str | None, options: EntryOptions) -
     rule has already reported why), after checking everything that needs no zone.
     """
     if fields.start_instant is not None:
-        return _when_from_instants(fields, options)
+        return _when_from_instants(fields.start_instant, fields.end_instant, options)
     problems: list[Invalid] = []
 
     def attempt(parse: Callable[[], T]) -> T | None:
@@ -478,14 +478,15 @@ def _end_before_start(start: datetime, end: datetime, *, has_end_day: bool) -> I
     )
 
 
-def _when_from_instants(fields: EntryFields, options: EntryOptions) -> _When:
-    assert fields.start_instant is not None
-    start_at = fields.start_instant.astimezone(UTC)
-    if fields.end_instant is None:
+def _when_from_instants(
+    start_instant: datetime, end_instant: datetime | None, options: EntryOptions
+) -> _When:
+    start_at = start_instant.astimezone(UTC)
+    if end_instant is None:
         end_at = start_at + options.default_duration
         note = f"no end time given: the event lasts {_duration_words(options.default_duration)}"
         return _When(start_at, end_at, is_allday=False, notes=(note,))
-    end_at = fields.end_instant.astimezone(UTC)
+    end_at = end_instant.astimezone(UTC)
     if end_at <= start_at:
         raise Invalid(
             "end_time",
@@ -528,7 +529,8 @@ def validate_entry(
     text: dict[str, str] = {}
     for name in MAX_LENGTH:
         try:
-            text[name] = check_text(name, getattr(fields, name).strip().replace("\r\n", "\n"))
+            value = getattr(fields, name).strip().replace("\r\n", "\n").replace("\r", "\n")
+            text[name] = check_text(name, value)
         except Invalid as bad:
             report(bad)
     too_long = set(MAX_LENGTH) - set(text)
@@ -574,7 +576,9 @@ def validate_entry(
 
     if errors:
         return errors
-    assert calendar is not None and case is not None and when is not None and zone is not None
+    if calendar is None or case is None or when is None or zone is None:
+        # Each of these is None only after a rule reported why; reaching here is a bug.
+        raise RuntimeError(f"entry passed validation without calendar, case or time: {fields}")
     notes = [*fields.notes, *when.notes]
     if fields.is_floating and zone_and_origin is not None:
         notes.append(
@@ -609,5 +613,10 @@ def _staff_ids(
         try:
             ids.append(directory.staff_member(part).staff_id)
         except DirectoryError as missing:
-            report(Invalid("staff", str(missing)))
+            hint = (
+                " (separate several staff with ';')"
+                if "," in part and not missing.candidates
+                else ""
+            )
+            report(Invalid("staff", f"{missing}{hint}"))
     return tuple(dict.fromkeys(ids))

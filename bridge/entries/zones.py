@@ -73,7 +73,9 @@ def _canonical(key: str, typed: str) -> str:
     places (Europe/Amsterdam -> Europe/Brussels), which are listed themselves and kept.
     """
     cat = _catalogue()
-    if key in cat.listed or key.startswith("Etc/") or key == "UTC":
+    if key in ("UTC", "Etc/UTC") or cat.links.get(key) == "Etc/UTC":
+        return "UTC"  # the one spelling every zone list has (PHP's included)
+    if key in cat.listed or key.startswith("Etc/"):
         return key
     target = cat.links.get(key, "")
     if "/" not in key:
