@@ -23,7 +23,7 @@ import bridge.web.feeds
 from bridge.config import ConfigError, Settings
 from bridge.errors import BridgeError
 from bridge.models import Address, Event, Feed, FeedKind, Privacy, Staff
-from bridge.store import SchemaOutOfDate, Store, SyncState, open_store
+from bridge.store import SchemaOutOfDate, Store, StoreUnavailable, SyncState, open_store
 from bridge.web import app_context_of, create_app, create_app_from_env
 from bridge.web.auth import is_local_path
 from bridge.web.clients import client_family
@@ -116,7 +116,7 @@ def admin(web: FlaskClient) -> FlaskClient:
 
 
 def csrf_token(web: FlaskClient) -> str:
-    page = web.get("/login").get_data(as_text=True)
+    page = web.get("/login", follow_redirects=True).get_data(as_text=True)
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, "the page carries a CSRF token"
     return found.group(1)
@@ -299,6 +299,20 @@ def test_fetch_is_recorded_with_the_user_agent(web: FlaskClient, db: Store) -> N
     assert NOW - timedelta(minutes=1) <= fetches[GOOGLE_UA].last_fetched_at
 
 
+def test_feed_is_served_when_the_store_refuses_writes(
+    app: Flask, web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args, **kwargs):
+        raise StoreUnavailable("sqlite:///bridge.db", "database is locked")
+
+    app_store = app_context_of(app).store
+    monkeypatch.setattr(app_store, "put_feed_render", locked)
+    monkeypatch.setattr(app_store, "record_feed_fetch", locked)
+    response = web.get(path_of(feed_of(db, FeedKind.ALL)))
+    assert response.status_code == 200, "the worker holding the write lock costs no one a feed"
+    assert b"Witness interview" in response.get_data()
+
+
 def test_failure_while_serving_is_a_plain_500_with_the_token_out_of_the_log(
     web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -450,6 +464,11 @@ def test_success_clears_earlier_failures(web: FlaskClient) -> None:
     for _ in range(4):
         log_in(web, "guess")
     assert log_in(web).status_code == 302, "the count started again after the success"
+
+
+def test_login_page_sends_a_logged_in_admin_on(admin: FlaskClient) -> None:
+    assert admin.get("/login").headers["Location"] == "/"
+    assert admin.get("/login?next=/admin/feeds").headers["Location"] == "/admin/feeds"
 
 
 def test_logout(admin: FlaskClient) -> None:

@@ -75,6 +75,8 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     if not is_local_path(next_target):
         next_target = ""
     if request.method == "GET":
+        if is_logged_in():
+            return redirect(next_target or url_for("admin.dashboard"))
         return render_template("login.html", next=next_target, error=None)
 
     store, now = current_store(), datetime.now(UTC)
