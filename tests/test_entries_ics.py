@@ -364,6 +364,12 @@ BROKEN_EVENTS = [
         "end_date",
         "starts on a date (all day) but ends at a time",
     ),
+    (
+        "UID:a\r\nSUMMARY:Twice\r\nDTSTART:20260310T100000Z\r\nDTEND:20260310T110000Z\r\n"
+        "DTEND:20260310T120000Z",
+        "end_date",
+        "has DTEND more than once",
+    ),
     ("UID:a\r\nSUMMARY:Rule\r\nDTSTART:20260310T100000Z\r\nRRULE:FREQ=SOMETIMES", "recurrence", ""),
 ]
 
@@ -378,6 +384,13 @@ def test_broken_events_are_reported_and_the_others_still_read(
     [error] = parsed.errors
     assert (error.row, fragment in error.message) == (2, True)
     assert error.field in (field, "file")
+
+
+def test_an_export_cut_anywhere_gives_errors_not_exceptions() -> None:
+    data = (DATA / "outlook_export.ics").read_bytes()
+    for cut in range(0, len(data), 11):
+        parsed = parse_ics(data[:cut], expand_until=date(2026, 12, 31))
+        assert all(str(error) for error in parsed.errors)
 
 
 def test_size_and_entry_limits() -> None:

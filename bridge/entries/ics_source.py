@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from datetime import tzinfo as TzInfo
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -37,6 +37,7 @@ ADDRESS_LINE_LIMIT = 255
 _END_OF_DAY = time(23, 59, 59)
 
 Moment = date | datetime  # a DTSTART value: a date (all day), aware or floating datetime
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -165,17 +166,27 @@ def _start_and_end(event: icalendar.Event) -> tuple[Moment, Moment | None]:
     """DTSTART and the end from DTEND or DURATION; None for a timed event that gives neither."""
     if "DTSTART" not in event:
         raise _Refused("start_date", "has no start (DTSTART)")
-    try:
-        start: Moment = event.decoded("DTSTART")
-        if "DTEND" in event:
-            return start, event.decoded("DTEND")
-        if "DURATION" in event:
-            return start, start + event.decoded("DURATION")
-    except Exception as bad:  # a broken DTSTART/DTEND value surfaces only when decoded
-        raise _Refused("start_date", f"has a time that cannot be read: {bad}") from None
+    start: Moment = _decoded(event, "DTSTART", "start_date", date)
+    if "DTEND" in event:
+        return start, _decoded(event, "DTEND", "end_date", date)
+    if "DURATION" in event:
+        return start, start + _decoded(event, "DURATION", "end_time", timedelta)
     if not isinstance(start, datetime):
         return start, start + timedelta(days=1)  # RFC 5545: an all-day event lasts one day
     return start, None
+
+
+def _decoded(event: icalendar.Event, name: str, field_name: str, kind: type[T]) -> T:
+    """The value of property `name`, refused unless it is one `kind` (a date, a duration)."""
+    try:
+        value = event.decoded(name)
+    except Exception as bad:  # a broken value surfaces only when decoded, as many kinds
+        raise _Refused(field_name, f"has a {name} that cannot be read: {bad}") from None
+    if isinstance(value, list):
+        raise _Refused(field_name, f"has {name} more than once")
+    if not isinstance(value, kind):
+        raise _Refused(field_name, f"has a {name} that cannot be read: {value!r}")
+    return value
 
 
 def _zone_param(event: icalendar.Event) -> str | None:
@@ -321,7 +332,7 @@ def _expand(
     excluded = {_instant_key(_like(start, x)) for x in master.exdates}
     replaced = {}
     for copy in changed:
-        recurrence_id = copy.decoded("RECURRENCE-ID")
+        recurrence_id = _decoded(copy, "RECURRENCE-ID", "recurrence", date)
         replaced[_instant_key(_like(start, recurrence_id))] = copy
 
     entries: list[EntryFields] = []
