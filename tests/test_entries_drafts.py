@@ -186,7 +186,7 @@ def test_entry_fields_fill_only_blank_fields_and_place_themselves() -> None:
     fields = EntryFields(title="Hearing", calendar="", case="2026-1", row=3, source=Source.ICS)
     filled = fields.filled(calendar="Court Dates", case="ignored")
     assert (filled.calendar, filled.case, filled.title) == ("Court Dates", "2026-1", "Hearing")
-    assert (fields.where, fields.column_of("title")) == ("Event 3", None)
+    assert (fields.where, fields.column_of("title")) == ("Event 3 ('Hearing')", None)
     csv_row = EntryFields(row=4, source=Source.CSV, columns={"title": "Title "})
     assert (csv_row.where, csv_row.column_of("title"), csv_row.column_of("city")) == (
         "Row 4",

@@ -407,7 +407,9 @@ def test_end_before_start_in_a_file_is_a_validation_error() -> None:
     )
     result = validate_entry(parsed.entries[0].filled(calendar="1", case="10"), DIRECTORY, OPTIONS)
     assert isinstance(result, list)
-    assert str(result[0]).startswith("Event 1, end_time: the event ends (2026-03-10 09:00 UTC)")
+    assert str(result[0]).startswith(
+        "Event 1 ('Backwards'), end_time: the event ends (2026-03-10 09:00 UTC)"
+    )
 
 
 def test_entry_fields_from_ics_leave_calendar_and_case_to_the_caller() -> None:

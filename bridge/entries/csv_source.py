@@ -76,12 +76,17 @@ def _file_error(message: str, row: int | None = None) -> FieldError:
     return FieldError(FILE, message, row=row)
 
 
+def _refused(message: str, encoding: str = "") -> CsvParse:
+    """The whole file refused: no entries, one error saying why."""
+    return CsvParse((), (_file_error(message),), encoding)
+
+
 def _column_for(heading: str) -> str | None:
     squashed = "".join(heading.split()).replace("_", "").replace("-", "").lower()
     return _BY_SQUASHED.get(squashed)
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
+def _decode(data: bytes) -> tuple[str, str]:
     """(text, encoding): UTF-8 (with or without BOM), else Windows-1252 as Excel writes it."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(
@@ -114,60 +119,41 @@ def parse_csv(data: bytes, *, max_rows: int = 1000, max_bytes: int = 2_000_000) 
     row while the other rows are still read.
     """
     if len(data) > max_bytes:
-        return CsvParse(
-            (),
-            (
-                _file_error(
-                    f"the file is {len(data):,} bytes; the limit is {max_bytes:,}: split it"
-                ),
-            ),
-        )
+        return _refused(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}: split it")
     if data.startswith(b"PK\x03\x04"):
-        return CsvParse(
-            (),
-            (
-                _file_error(
-                    "this is an Excel workbook (.xlsx), not CSV: use "
-                    "File > Save As > 'CSV UTF-8 (Comma delimited)'"
-                ),
-            ),
+        return _refused(
+            "this is an Excel workbook (.xlsx), not CSV: use File > Save As > "
+            "'CSV UTF-8 (Comma delimited)'"
         )
     try:
-        text, encoding = decode_text(data)
+        text, encoding = _decode(data)
     except ValueError as bad:
-        return CsvParse((), (_file_error(str(bad)),))
+        return _refused(str(bad))
     if "\x00" in text:
-        return CsvParse(
-            (), (_file_error("the file contains NUL bytes: it is not a CSV text file"),), encoding
-        )
+        return _refused("the file contains NUL bytes: it is not a CSV text file", encoding)
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as bad:
-        return CsvParse((), (_file_error(f"the file cannot be read as CSV: {bad}"),), encoding)
+        return _refused(f"the file cannot be read as CSV: {bad}", encoding)
     numbered = [
         (number, [cell.strip() for cell in record])
         for number, record in enumerate(records, start=1)
         if any(cell.strip() for cell in record)
     ]
     if not numbered:
-        return CsvParse(
-            (),
-            (
-                _file_error(
-                    "the file is empty: it needs a heading row and at least one row of entries"
-                ),
-            ),
-            encoding,
+        return _refused(
+            "the file is empty: it needs a heading row and at least one row of entries", encoding
         )
     (heading_row, headings), rows = numbered[0], numbered[1:]
     columns, errors = _read_headings(headings, heading_row)
     if errors:
         return CsvParse((), tuple(errors), encoding)
     if len(rows) > max_rows:
-        message = f"the file has {len(rows):,} rows; the limit is {max_rows:,}: split it"
-        return CsvParse((), (_file_error(message),), encoding)
+        return _refused(
+            f"the file has {len(rows):,} rows; the limit is {max_rows:,}: split it", encoding
+        )
     if not rows:
-        return CsvParse((), (_file_error("the file has a heading row but no entries"),), encoding)
+        return _refused("the file has a heading row but no entries", encoding)
 
     named = {name: headings[index] for index, name in columns.items()}
     entries: list[EntryFields] = []

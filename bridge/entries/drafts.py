@@ -82,10 +82,13 @@ class EntryFields:
 
     @property
     def where(self) -> str | None:
-        """How a person finds this entry again: "Row 4" in a CSV, "Event 3" in an .ics file."""
+        """How a person finds this entry again: "Row 4" in a CSV, "Event 3 ('Hearing')" in .ics."""
         if self.row is None:
             return None
-        return f"Event {self.row}" if self.source is Source.ICS else f"Row {self.row}"
+        if self.source is not Source.ICS:
+            return f"Row {self.row}"
+        title = " ".join(self.title.split())
+        return f"Event {self.row} ({title!r})" if title else f"Event {self.row}"
 
 
 @dataclass(frozen=True)
