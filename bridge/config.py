@@ -55,6 +55,12 @@ def _zone(raw: str) -> str:
     return raw
 
 
+def _username(raw: str) -> str:
+    if raw.endswith("/token"):
+        raise ValueError  # the client adds "/token"; sending "sam/token/token" fails auth
+    return raw
+
+
 def _privacy(raw: str) -> Privacy:
     return Privacy(raw.strip().lower())
 
@@ -96,7 +102,8 @@ class Settings:
         "TRACKOPS_USERNAME",
         "Login of the Full Access employee the bridge acts as, without `/token`.",
         default="",
-        expects="the employee's Trackops login",
+        convert=_username,
+        expects="the employee's Trackops login without '/token' (the bridge adds it)",
     )
     trackops_api_token: str = _setting(
         "TRACKOPS_API_TOKEN",
@@ -138,6 +145,13 @@ class Settings:
         default="",
         expects="a random string of at least 32 characters",
         secret=True,
+    )
+    trusted_proxies: int = _setting(
+        "BRIDGE_TRUSTED_PROXIES",
+        "Reverse proxies in front of the web app whose X-Forwarded-For to trust (0: none).",
+        default=0,
+        convert=_non_negative_int,
+        expects="a whole number >= 0",
     )
     poll_interval: float = _setting(
         "BRIDGE_POLL_INTERVAL",

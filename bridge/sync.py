@@ -156,7 +156,11 @@ class Syncer:
             state = self._sync_events(state, result, started)
             if self._is_due(state.reference_refreshed_at, self.options.reference_interval):
                 state = self._sync_reference(state, result)
-            if reconcile or (
+            if result.full and not reconcile:
+                # A first pull listed everything there is: nothing can be missing yet, so a
+                # window listing now would spend requests to learn nothing.
+                state = replace(state, last_reconcile_at=started)
+            elif reconcile or (
                 reconcile is None
                 and self._is_due(state.last_reconcile_at, self.options.reconcile_interval)
             ):

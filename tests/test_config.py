@@ -38,6 +38,11 @@ def test_base_url_overrides_subdomain():
         ("BRIDGE_DEFAULT_TIMEZONE", "Mars/Olympus", "expected an IANA time zone name"),
         ("BRIDGE_FEED_PAST_DAYS", "1.5", "BRIDGE_FEED_PAST_DAYS: expected a whole number"),
         ("BRIDGE_DEFAULT_PRIVACY", "secret", "expected one of full, limited, busy"),
+        (
+            "TRACKOPS_USERNAME",
+            "sam/token",
+            "TRACKOPS_USERNAME: expected the employee's Trackops login without '/token'",
+        ),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: expected a sqlite:/// or postgresql://"),
     ],
 )

@@ -249,10 +249,14 @@ class TrackopsClient:
                     return _decode(response, method, path)
                 delay = _retry_delay(response, attempt)
                 if response.status_code == 429:
+                    # Every thread sharing the account must wait, this one included: the
+                    # pacer makes the wait at the top of the loop.
                     self._pacer.defer(delay)
+                    delay = 0.0
             attempt += 1
             self.stats.add(retries=1)
-            self._sleep(delay)
+            if delay:
+                self._sleep(delay)
 
 
 def _encode(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -320,7 +324,10 @@ def _decode(response: httpx.Response, method: str, path: str) -> Any:
             return json.loads(response.content)
         except ValueError:
             pass
-    if is_html or (200 <= status < 300):
+    # A 2xx that is not JSON, or an HTML 403 (what web firewalls send), is not Trackops
+    # speaking: report its first bytes. Other error statuses keep their meaning whatever the
+    # body, since Trackops may word its own errors as text or HTML.
+    if 200 <= status < 300 or (status == 403 and is_html):
         raise UnexpectedResponseError(
             f"{where}: HTTP {status} with a body that is not JSON "
             f"({_describe_body(response)}); expected JSON",
@@ -355,7 +362,8 @@ def _error_message(response: httpx.Response) -> tuple[str, dict[str, list[str]]]
     try:
         body = json.loads(response.content)
     except ValueError:
-        text = re.sub(r"\s+", " ", response.text).strip()
+        text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", response.text, flags=re.S)
+        text = re.sub(r"\s+", " ", text).strip()
         return (text[:BODY_PREVIEW] or response.reason_phrase or "no message"), {}
     field_errors: dict[str, list[str]] = {}
     message = ""

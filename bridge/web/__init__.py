@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from bridge.config import Settings, load_settings
@@ -68,6 +69,12 @@ def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
     install_token_filter(app)
     app.context_processor(lambda: {"is_logged_in": auth.is_logged_in, "csp_nonce": _csp_nonce})
     app.after_request(_add_security_headers)
+    if settings.trusted_proxies:
+        # Behind a router (a Procfile host, nginx) every request comes from the proxy; the
+        # login throttle must key on the client it forwards, not lock everyone out together.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     return app
 
 

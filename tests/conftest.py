@@ -1,0 +1,54 @@
+"""Shared fixtures: the sandbox over real HTTP on a free port, clients, and a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from bridge.sandbox.options import SandboxOptions
+from bridge.sandbox.server import SandboxServer
+from bridge.store import Store, open_store
+from bridge.trackops.client import TrackopsClient
+
+# Most tests run sandbox and client far above Trackops' 1 request/s; only tests marked
+# `pacing` run at the real limit.
+FAST_RATE = 500.0
+ANCHOR = date(2026, 11, 22)  # seed data is spread around this day, whatever the date today
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxOptions(rate_limit=None, events=300, anchor=ANCHOR)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox, reset to its seed data, default variants and an empty log."""
+    sandbox_server.control.reset()
+    return sandbox_server
+
+
+def make_client(server: SandboxServer, **overrides: object) -> TrackopsClient:
+    options = {"rate_limit": FAST_RATE, "max_retries": 3, "timeout": 10.0, **overrides}
+    return TrackopsClient(
+        server.base_url,
+        server.options.username,
+        server.options.token,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[TrackopsClient]:
+    with make_client(sandbox, sleep=lambda seconds: None) as c:
+        yield c
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'bridge.db'}") as s:
+        s.migrate()
+        yield s

@@ -1,0 +1,163 @@
+"""The command line: help everywhere, one-line errors, and real processes against the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bridge.cli import main
+from bridge.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(sandbox, tmp_path, monkeypatch):
+    """Settings pointing at the sandbox and a fresh SQLite file; no .env from the repo."""
+    monkeypatch.chdir(tmp_path)
+    values = {
+        "TRACKOPS_BASE_URL": sandbox.base_url,
+        "TRACKOPS_USERNAME": sandbox.options.username,
+        "TRACKOPS_API_TOKEN": sandbox.options.token,
+        "TRACKOPS_RATE_LIMIT": "200",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, f"{prefix}{name} "))
+    return found
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name, command in all_commands(main):
+        assert command.help and len(command.help) > 20, f"{name} lacks help"
+        assert f"trackops-bridge {name}" in readme, f"`trackops-bridge {name}` not in README"
+        result = run(*name.split(), "--help")
+        assert result.exit_code == 0
+
+
+def test_check_reports_auth_and_how_an_event_is_read(env):
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    assert "Authentication: OK" in result.output
+    assert "start_at" in result.output and "-> start_at" in result.output
+    assert env["TRACKOPS_API_TOKEN"] not in result.output
+
+
+def test_bad_credentials_give_one_line_and_exit_1_without_the_token(env, monkeypatch):
+    monkeypatch.setenv("TRACKOPS_API_TOKEN", "wrong-token-123")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "error: " in result.output and "TRACKOPS_USERNAME" in result.output
+    assert "Traceback" not in result.output
+    assert "wrong-token-123" not in result.output
+
+
+def test_a_bad_setting_names_the_variable(env, monkeypatch):
+    monkeypatch.setenv("BRIDGE_POLL_INTERVAL", "-5")
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1
+    assert "BRIDGE_POLL_INTERVAL: expected seconds > 0, got '-5'" in result.output
+
+
+def test_commands_refuse_an_unmigrated_database_and_say_what_to_run(env):
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1
+    assert "trackops-bridge migrate" in result.output
+
+
+def test_migrate_poll_and_status(env):
+    assert "Applied migrations" in run("migrate").output
+    assert "already current" in run("migrate").output
+    result = run("poll", "--once")
+    assert result.exit_code == 0, result.output
+    assert "full sync: 300 fetched, 300 new" in result.output
+    again = run("poll", "--once", "--reconcile")
+    assert "0 new, 0 changed, 0 deleted, 1 requests" not in again.output  # reconcile lists too
+    assert "deletions checked" in again.output
+    status = run("status")
+    assert "Events mirrored:      300 (0 deleted)" in status.output
+
+
+def bridge_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll for a condition another process brings about (not a sleep to hide a race)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_poll_killed_mid_pass_loses_and_duplicates_nothing(sandbox, env, tmp_path):
+    sandbox.control.create_events([{"title": f"Bulk {i}", "calendar_id": 2} for i in range(1200)])
+    run("migrate")
+    sandbox.control.set_rate_limit(20.0)
+    slow = {**env, "TRACKOPS_RATE_LIMIT": "20"}
+    sandbox.control.clear_requests()
+    process = bridge_process(slow, "poll", "--once")
+
+    def pages_served() -> int:
+        log = sandbox.control.requests()["requests"]
+        return sum(1 for r in log if "page=" in r["query"] and r["status"] == 200)
+
+    wait_for(
+        lambda: pages_served() >= 12 or process.poll() is not None,
+        "the pass to be past its first written chunk",
+    )
+    assert process.poll() is None, process.communicate()[0].decode()
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    with open_store(env["DATABASE_URL"]) as store:
+        partial = store.count_events()
+        assert store.get_sync_state().events_cursor is None  # the pass never completed
+    assert 0 < partial < 1500, sandbox.control.requests()["requests"][-3:]
+    result = run("poll", "--once")
+    assert result.exit_code == 0, result.output
+    with open_store(env["DATABASE_URL"]) as store:
+        assert store.count_events() == 1500
+        assert store.get_sync_state().events_cursor is not None
+
+
+def test_the_worker_stops_cleanly_on_sigterm(sandbox, env):
+    run("migrate")
+    process = bridge_process({**env, "BRIDGE_POLL_INTERVAL": "3600"}, "worker")
+
+    def has_beaten() -> bool:
+        with open_store(env["DATABASE_URL"]) as store:
+            return store.get_sync_state().last_success_at is not None
+
+    wait_for(has_beaten, "the worker's first pass")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
