@@ -52,6 +52,11 @@ def run_demo(*, port: int, events: int, echo: Callable[[str], None]) -> None:
             worker = build_worker(settings, store, stop)
             echo("First sync (Trackops allows one request per second; a few seconds)...")
             worker.run_once()
+            # Trackops' API has no calendar names; name them as an admin would on the
+            # calendars page, so the demo reads like a firm's setup.
+            for calendar_id, name in sandbox.control.calendars().items():
+                if store.get_calendar(calendar_id) is not None:
+                    store.rename_calendar(calendar_id, name)
             thread = threading.Thread(target=worker.run, name="worker", daemon=True)
             thread.start()
             _print_where_to_look(settings, store, echo)
