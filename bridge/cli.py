@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -166,6 +167,14 @@ def check() -> None:
             f"{event.end_at:%Y-%m-%d %H:%M} UTC, zone {event.timezone or '(none)'}, "
             f"calendar {event.calendar_id}, case {event.case_id}"
         )
+        if event.timezone:
+            from bridge.entries.zones import ZoneError, resolve_zone
+
+            try:
+                local = event.start_at.astimezone(ZoneInfo(resolve_zone(event.timezone)))
+                click.echo(f"Local start in its zone: {local:%Y-%m-%d %H:%M %Z (UTC%z)}")
+            except ZoneError as error:
+                click.echo(f"Warning: the event's zone is not one the bridge knows: {error}")
         if first.problems:
             click.echo(
                 f"\nWarning: {len(first.problems)} record(s) on the first page could not "
