@@ -21,6 +21,7 @@ DEMO_DIR = Path("var/demo")
 def demo_settings(base_url: str, options: SandboxOptions, port: int, password: str) -> Settings:
     return Settings(
         trackops_base_url=base_url,
+        trackops_subdomain="sandbox",  # names the account in feed UIDs, as a real one would
         trackops_username=options.username,
         trackops_api_token=options.token,
         database_url=f"sqlite:///{DEMO_DIR / 'bridge.db'}",
