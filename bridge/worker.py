@@ -16,10 +16,16 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from bridge.errors import BridgeError
+from bridge.outbox import OutboxSender
 from bridge.store import Store
 from bridge.sync import Syncer
 
 log = logging.getLogger(__name__)
+
+
+# Items sent per pass before the poll: a long batch (one a second) must not keep the mirror from
+# seeing other people's changes; the next pass starts at once while items are left.
+SENDS_PER_PASS = 60
 
 
 class ShutdownRequested(Exception):
@@ -45,8 +51,11 @@ class Worker:
         poll_interval: float,
         stop_event: threading.Event | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        outbox: OutboxSender | None = None,
     ) -> None:
         self.syncer = syncer
+        self.outbox = outbox
+        self.has_more_to_send = False
         self.store = store
         self.poll_interval = poll_interval
         self.stop_event = stop_event or threading.Event()
@@ -76,14 +85,16 @@ class Worker:
                 self.run_once()
                 if max_passes is not None and self.passes >= max_passes:
                     break
-                self.sleep(self.poll_interval)
+                if not self.has_more_to_send:
+                    self.sleep(self.poll_interval)
         except ShutdownRequested:
             pass
         log.info("worker stopped after %d passes", self.passes)
 
     def run_once(self) -> None:
-        """One pass: heartbeat, then a poll; an error is logged and recorded, never fatal."""
+        """One pass: heartbeat, the outbox, then a poll; errors are logged, never fatal."""
         self._beat()
+        self._drain()
         try:
             result = self.syncer.poll()
         except BridgeError as error:
@@ -92,6 +103,25 @@ class Worker:
             log.info("%s", result.summary())
         self.passes += 1
         self._beat()
+
+    def _drain(self) -> None:
+        """Send what the outbox holds; whatever goes wrong, the poll still runs."""
+        self.has_more_to_send = False
+        if self.outbox is None:
+            return
+        try:
+            result = self.outbox.drain(limit=SENDS_PER_PASS, should_stop=self.stop_event.is_set)
+        except ShutdownRequested:
+            raise
+        except BridgeError as error:
+            log.error("sending events failed: %s", error.describe())
+        except Exception:
+            # A bug in sending must not stop the mirror: log it whole, poll anyway.
+            log.exception("sending events failed unexpectedly")
+        else:
+            self.has_more_to_send = result.has_more
+            if result.did_anything or result.waiting:
+                log.info("%s", result.summary())
 
     def _beat(self) -> None:
         self.store.put_sync_state(replace(self.store.get_sync_state(), heartbeat_at=self.clock()))

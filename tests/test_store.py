@@ -152,20 +152,32 @@ class TestStoreContract:
         finally:
             engine.dispose()
 
-    def test_upgrade_from_version_1_keeps_data(self, store: Store) -> None:
-        store.apply_event_changes([make_event(1)], [], SYNC_AT)
-
-        def add_outbox(conn: object) -> None:
-            outbox = Table("outbox", MetaData(), Column("draft_id", Integer, primary_key=True))
-            outbox.create(conn)  # type: ignore[arg-type]
-
-        v2 = Migration(LATEST_VERSION + 1, "outbox", add_outbox)
+    def test_upgrade_from_version_1_keeps_data(self, empty_store: Store) -> None:
+        store = empty_store
         engine = store._engine
         begin = lambda: transaction(engine, write=True)  # noqa: E731
-        assert apply_migrations(begin, [*MIGRATIONS, v2]) == [v2.version]
-        assert apply_migrations(begin, [*MIGRATIONS, v2]) == []
+        assert apply_migrations(begin, MIGRATIONS[:1]) == [1]
+        store.apply_event_changes([make_event(1), make_event(2, staff_ids=(10, 11))], [], SYNC_AT)
+        store.ensure_feeds(Privacy.FULL)
+        store.put_sync_state(SyncState(events_cursor=SYNC_AT, last_error="earlier"))
+        feeds_before = store.list_feeds()
 
-        assert store.schema_version() == v2.version
+        assert store.migrate() == [m.version for m in MIGRATIONS[1:]]
+        assert store.schema_version() == LATEST_VERSION
+        store.require_current_schema()
+        assert store.get_event(1) == make_event(1)
+        assert store.get_event(2) == make_event(2, staff_ids=(10, 11))
+        assert store.list_feeds() == feeds_before
+        assert store.get_sync_state().events_cursor == SYNC_AT
+        assert store.list_batches() == [] and store.count_outbox_items() == 0
+
+        def add_later(conn: object) -> None:
+            later = Table("later", MetaData(), Column("later_id", Integer, primary_key=True))
+            later.create(conn)  # type: ignore[arg-type]
+
+        future = Migration(LATEST_VERSION + 1, "later", add_later)
+        assert apply_migrations(begin, [*MIGRATIONS, future]) == [future.version]
+        assert apply_migrations(begin, [*MIGRATIONS, future]) == []
         assert store.get_event(1) == make_event(1)
         with pytest.raises(SchemaOutOfDate, match="upgrade trackops-bridge"):
             store.require_current_schema()

@@ -6,21 +6,43 @@ Entry point: ``open_store(url)`` returns a ``Store``; the rest of the bridge nev
 from bridge.store.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from bridge.store.events import content_hash
 from bridge.store.migrations import LATEST_VERSION
+from bridge.store.outbox import (
+    ITEM_STATES,
+    UNFINISHED_STATES,
+    Batch,
+    BatchProgress,
+    NewItem,
+    OutboxItem,
+    OutboxStateError,
+    QueueResult,
+    Upload,
+    body_digest,
+)
 from bridge.store.records import ChangeCounts, EventDigest, FeedFetch, FeedRender, SyncState
 from bridge.store.store import Store, open_store
 
 __all__ = [
+    "ITEM_STATES",
     "LATEST_VERSION",
+    "UNFINISHED_STATES",
+    "Batch",
+    "BatchProgress",
     "ChangeCounts",
     "EventDigest",
     "FeedFetch",
     "FeedRender",
+    "NewItem",
     "NotFound",
+    "OutboxItem",
+    "OutboxStateError",
+    "QueueResult",
     "SchemaOutOfDate",
     "Store",
     "StoreError",
     "StoreUnavailable",
     "SyncState",
+    "Upload",
+    "body_digest",
     "content_hash",
     "open_store",
 ]

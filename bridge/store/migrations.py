@@ -214,7 +214,62 @@ def _v1_initial_schema(conn: Connection) -> None:
     m.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial_schema),)
+def _v2_outbox(conn: Connection) -> None:
+    m = MetaData()
+    Table(
+        "batches",
+        m,
+        Column("batch_id", Integer, primary_key=True, autoincrement=True),
+        Column("batch_key", String(64), nullable=False, unique=True),
+        Column("source", String(8), nullable=False),
+        Column("label", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("total", Integer, nullable=False),
+        Column("ready", Integer, nullable=False),
+        Column("invalid", Integer, nullable=False),
+    )
+
+    Table(
+        "outbox_items",
+        m,
+        Column("item_id", Integer, primary_key=True, autoincrement=True),
+        Column("batch_id", Integer, ForeignKey("batches.batch_id"), nullable=False, index=True),
+        Column("source_row", Integer),
+        Column("row_label", Text, nullable=False),
+        Column("idempotency_key", String(64), nullable=False, unique=True),
+        Column("body_sha256", String(64), nullable=False, index=True),
+        Column("title", Text, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("event_id", BigInteger, index=True),
+        Column("error", Text),
+        Column("field_errors", Text),
+        Column("attempts", Integer, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        CheckConstraint(
+            "state IN ('pending', 'sending', 'unknown', 'sent', 'failed')",
+            name="ck_outbox_items_state",
+        ),
+        Index("ix_outbox_items_state_item", "state", "item_id"),
+    )
+
+    Table(
+        "uploads",
+        m,
+        Column("upload_id", String(64), primary_key=True, autoincrement=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("filename", Text, nullable=False),
+        Column("choices", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    )
+    m.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_initial_schema),
+    Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # The bookkeeping table never changes shape, so it sits outside the numbered steps.

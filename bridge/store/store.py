@@ -6,8 +6,8 @@ write lock up front, and readers never wait for them (WAL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 
@@ -17,11 +17,21 @@ from sqlalchemy.exc import DBAPIError
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
+from bridge.store import outbox as outbox_rows
 from bridge.store import reference
 from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
 from bridge.store.migrations import LATEST_VERSION, apply_migrations, read_schema_version
+from bridge.store.outbox import (
+    UNFINISHED_STATES,
+    Batch,
+    BatchProgress,
+    NewItem,
+    OutboxItem,
+    QueueResult,
+    Upload,
+)
 from bridge.store.records import (
     ChangeCounts,
     EventDigest,
@@ -264,3 +274,133 @@ class Store:
     def clear_login_failures(self, client_key: str) -> None:
         with self._transaction(write=True) as conn:
             state_rows.clear_login_failures(conn, client_key)
+
+    # -- outbox: batches, items to send, uploads -------------------------------------------
+
+    def queue_batch(
+        self,
+        *,
+        batch_key: str,
+        source: str,
+        label: str,
+        total: int,
+        ready: int,
+        invalid: int,
+        items: Sequence[NewItem],
+        at: datetime,
+    ) -> QueueResult:
+        """Record the batch once per key and queue its items not already in the outbox."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.queue_batch(
+                conn,
+                batch_key=batch_key,
+                source=source,
+                label=label,
+                total=total,
+                ready=ready,
+                invalid=invalid,
+                items=items,
+                at=at,
+            )
+
+    def find_batch_by_key(self, batch_key: str) -> Batch | None:
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_batch_by_key(conn, batch_key)
+
+    def get_batch(self, batch_id: int) -> Batch | None:
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_batch(conn, batch_id)
+
+    def list_batches(self, limit: int = 50) -> list[Batch]:
+        """The most recent batches, newest first."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_batches(conn, limit)
+
+    def batch_counts(self, batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Items per state of each batch (every state, zeros included), in one query."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_batch_counts(conn, set(batch_ids))
+
+    def batch_progress(self, batch_id: int) -> BatchProgress:
+        """The batch, its items and their counts per state; NotFound if there is no such batch."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_batch_progress(conn, batch_id)
+
+    def find_outbox_items(
+        self, idempotency_keys: Iterable[str], body_digests: Iterable[str] = ()
+    ) -> list[OutboxItem]:
+        """Items with one of these keys, or with one of these bodies (see ``body_digest``)
+        that did not fail: what a submission would find already queued or sent."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_items_matching(conn, set(idempotency_keys), set(body_digests))
+
+    def claim_next_item(self, at: datetime, batch_id: int | None = None) -> OutboxItem | None:
+        """Mark the oldest pending item (of the batch, if given) sending and return it."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.claim_next_item(conn, at, batch_id)
+
+    def list_unresolved_items(self, batch_id: int | None = None) -> list[OutboxItem]:
+        """Items left sending or unknown: their send may have created an event."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_unresolved_items(conn, batch_id)
+
+    def mark_item_sent(self, item_id: int, event: Event, at: datetime) -> OutboxItem:
+        """Record the created event on the item and put it in the mirror, in one transaction."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.mark_item_sent(conn, item_id, event, at)
+
+    def mark_item_failed(
+        self,
+        item_id: int,
+        error: str,
+        field_errors: Mapping[str, Sequence[str]],
+        at: datetime,
+    ) -> OutboxItem:
+        """Trackops refused the item: keep its message and per-field problems."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.mark_item_failed(conn, item_id, error, field_errors, at)
+
+    def mark_item_unknown(self, item_id: int, error: str, at: datetime) -> OutboxItem:
+        """The send got no clear answer: check Trackops before sending it again."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.mark_item_unknown(conn, item_id, error, at)
+
+    def release_item(self, item_id: int, at: datetime, error: str | None = None) -> OutboxItem:
+        """Back to pending (from sending or unknown): Trackops does not have the event."""
+        with self._transaction(write=True) as conn:
+            return outbox_rows.release_item(conn, item_id, error, at)
+
+    def linked_event_ids(self, event_ids: Iterable[int]) -> set[int]:
+        """Which of these events an outbox item already records as created by it."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_linked_event_ids(conn, set(event_ids))
+
+    def count_outbox_items(
+        self, states: Iterable[str] = UNFINISHED_STATES, batch_id: int | None = None
+    ) -> int:
+        """Items in one of these states (of one batch, if given)."""
+        with self._transaction(write=False) as conn:
+            return outbox_rows.count_items(conn, set(states), batch_id)
+
+    def record_sync_error(self, message: str, at: datetime) -> None:
+        """Set the sync state's last error without touching the rest of the state."""
+        with self._transaction(write=True) as conn:
+            outbox_rows.record_sync_error(conn, message, at)
+
+    def outbox_drain_lock(self) -> AbstractContextManager[bool]:
+        """Enter to learn whether this process may send the outbox (one sender at a time)."""
+        return outbox_rows.hold_drain_lock(self._engine)
+
+    def save_upload(
+        self, data: bytes, filename: str, choices: Mapping[str, str], at: datetime
+    ) -> str:
+        """Keep an uploaded file until it is confirmed; returns its random id (>= 128 bits).
+
+        Uploads older than a day are pruned here.
+        """
+        with self._transaction(write=True) as conn:
+            return outbox_rows.insert_upload(conn, data, filename, choices, at)
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        with self._transaction(write=False) as conn:
+            return outbox_rows.select_upload(conn, upload_id)

@@ -190,3 +190,52 @@ login_failures = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_login_failures_client_at", "client_key", "at"),
 )
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("batch_id", Integer, primary_key=True, autoincrement=True),
+    # The same upload (or form submission) always gets the same key: resubmitting finds it.
+    Column("batch_key", String(64), nullable=False, unique=True),
+    Column("source", String(8), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("ready", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+)
+
+outbox_items = Table(
+    "outbox_items",
+    metadata,
+    Column("item_id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, ForeignKey("batches.batch_id"), nullable=False, index=True),
+    Column("source_row", Integer),
+    Column("row_label", Text, nullable=False),  # "Row 4", "Event 3 ('Hearing')", "Form entry"
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("body_sha256", String(64), nullable=False, index=True),  # finds copies across batches
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the exact POST /events body, JSON
+    Column("state", String(16), nullable=False),
+    Column("event_id", BigInteger, index=True),
+    Column("error", Text),
+    Column("field_errors", Text),  # JSON {"field": ["problem", ...]} from Trackops' refusal
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "state IN ('pending', 'sending', 'unknown', 'sent', 'failed')",
+        name="ck_outbox_items_state",
+    ),
+    Index("ix_outbox_items_state_item", "state", "item_id"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("upload_id", String(64), primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("choices", Text, nullable=False),  # JSON object of the form's choices
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)

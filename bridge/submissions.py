@@ -1,0 +1,294 @@
+"""Submissions: an upload or form entry -> a preview of every row -> a batch queued in the outbox.
+
+Shared by the CLI and the web app (no Flask, no HTTP). Entry points: `preview_file`,
+`preview_form`, then `submit_preview` once the person has confirmed. The same upload always
+gets the same `batch_key`, so submitting it again queues nothing new and says when it was first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from bridge.config import Settings
+from bridge.entries import (
+    Directory,
+    Draft,
+    EntryFields,
+    EntryOptions,
+    FieldError,
+    Source,
+    idempotency_key,
+    parse_csv,
+    parse_ics,
+    validate_entry,
+)
+from bridge.errors import BridgeError
+from bridge.store import Batch, NewItem, OutboxItem, Store, body_digest
+
+FORM_LABEL = "Form entry"
+_ICS_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb")
+
+
+class SubmissionError(BridgeError):
+    """A submission that cannot be queued (nothing in it is ready)."""
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One entry as the person will see it before confirming: its draft, or all its errors."""
+
+    row: int | None
+    where: str  # "Row 4", "Event 3 ('Hearing')", "Form entry"
+    entry: EntryFields
+    draft: Draft | None
+    errors: tuple[FieldError, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_ready(self) -> bool:
+        return self.draft is not None
+
+
+@dataclass(frozen=True)
+class BatchPreview:
+    batch_key: str
+    source: str  # "csv" | "ics" | "form"
+    label: str
+    rows: tuple[PreviewRow, ...]
+    file_errors: tuple[FieldError, ...] = ()  # about the whole file: it gave no rows
+    notices: tuple[str, ...] = ()  # what was skipped on purpose (a cancelled .ics event)
+
+    @property
+    def ready(self) -> tuple[PreviewRow, ...]:
+        return tuple(row for row in self.rows if row.is_ready)
+
+    @property
+    def invalid(self) -> tuple[PreviewRow, ...]:
+        return tuple(row for row in self.rows if not row.is_ready)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    batch_id: int
+    queued: int
+    already_queued: int  # this batch's own rows, queued by an earlier submission of it
+    is_resubmission: bool
+    first_submitted_at: datetime
+    copies_skipped: int = 0  # identical to an event queued or sent from another batch
+
+    def summary(self) -> str:
+        """One line for the person who submitted: what was queued, and what was not, and why."""
+        parts = []
+        if self.is_resubmission:
+            parts.append(
+                f"already submitted on {self.first_submitted_at:%Y-%m-%d %H:%M} UTC as "
+                f"batch {self.batch_id}"
+            )
+        parts.append(
+            f"{self.queued} event{'s' if self.queued != 1 else ''} queued"
+            if self.queued
+            else "nothing new queued"
+        )
+        if self.copies_skipped:
+            parts.append(
+                f"{self.copies_skipped} left out: identical to events already sent or queued "
+                "from an earlier upload"
+            )
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:] + "."
+
+
+@dataclass(frozen=True)
+class EarlierCopies:
+    """What the outbox already holds of a preview's ready rows, before it is submitted."""
+
+    batch: Batch | None  # this very upload, submitted before
+    already_queued: int  # rows of that batch already in the outbox
+    copies: dict[str, OutboxItem]  # idempotency key of a row -> the same event from elsewhere
+
+    def new_rows(self, preview: BatchPreview) -> int:
+        """How many of the ready rows a submit would queue now."""
+        return len(preview.ready) - self.already_queued - len(self.copies)
+
+
+def directory_from_store(store: Store) -> Directory:
+    """Calendars, cases, subjects and staff from the mirror, for resolving names people type."""
+    return Directory(
+        calendars=store.list_calendars(),
+        cases=store.list_cases(),
+        subjects=store.list_subjects(),
+        staff=store.list_staff(),
+    )
+
+
+def entry_options(settings: Settings) -> EntryOptions:
+    return EntryOptions(default_timezone=settings.default_timezone)
+
+
+def is_ics(data: bytes, filename: str) -> bool:
+    """An .ics file by name, or by content whatever it is called."""
+    if filename.lower().endswith(_ICS_SUFFIXES):
+        return True
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper() == b"BEGIN:VCALENDAR"
+
+
+def preview_file(
+    data: bytes,
+    filename: str,
+    *,
+    directory: Directory,
+    options: EntryOptions,
+    calendar: str = "",
+    case: str = "",
+    expand_until: date | None = None,
+) -> BatchPreview:
+    """Every row of a CSV or .ics upload, validated; nothing is stored.
+
+    `calendar` and `case` fill entries that leave them blank (always, for .ics files). The batch
+    key covers the bytes, the kind and these choices, not the file name or `expand_until`:
+    uploading the file again with a later expand date adds only the new occurrences.
+    """
+    source = Source.ICS if is_ics(data, filename) else Source.CSV
+    entries: tuple[EntryFields, ...]
+    if source is Source.ICS:
+        parsed_ics = parse_ics(data, expand_until=expand_until)
+        entries, errors, notices = parsed_ics.entries, parsed_ics.errors, parsed_ics.notices
+    else:
+        parsed_csv = parse_csv(data)
+        entries, errors, notices = parsed_csv.entries, parsed_csv.errors, ()
+    rows = [
+        _preview_row(entry.filled(calendar=calendar.strip(), case=case.strip()), directory, options)
+        for entry in entries
+    ]
+    # An error about one row (cells that don't line up, an unreadable .ics event) is shown as
+    # that row; errors about the whole file (its headings, its size) stay file errors.
+    file_errors: list[FieldError] = []
+    for error in errors:
+        if error.row is None or error.field == "header":
+            file_errors.append(error)
+            continue
+        entry = EntryFields(row=error.row, source=source)
+        where = error.where or f"Row {error.row}"
+        rows.append(PreviewRow(error.row, where, entry, None, (error,)))
+    rows.sort(key=lambda r: r.row if r.row is not None else 0)
+    choices = {"calendar": calendar.strip(), "case": case.strip()}
+    return BatchPreview(
+        batch_key=_batch_key(source, choices, data),
+        source=source.value,
+        label=_base_name(filename),
+        rows=tuple(rows),
+        file_errors=tuple(file_errors),
+        notices=tuple(notices),
+    )
+
+
+def preview_form(
+    fields: EntryFields, *, directory: Directory, options: EntryOptions, submission_id: str
+) -> BatchPreview:
+    """The one entry of the event form, validated.
+
+    `submission_id` is a random id the form page carries, so a double-clicked Submit is one
+    submission; the key also covers the entry's content, so an entry changed and sent again
+    from the same page is a new one.
+    """
+    entry = replace(fields, source=Source.FORM, row=None)
+    content = {name: str(value) for name, value in vars(entry).items() if name != "columns"}
+    return BatchPreview(
+        batch_key=_batch_key(Source.FORM, {"submission": submission_id, **content}, b""),
+        source=Source.FORM.value,
+        label=FORM_LABEL,
+        rows=(_preview_row(entry, directory, options),),
+    )
+
+
+def find_earlier_copies(store: Store, preview: BatchPreview) -> EarlierCopies:
+    """What submitting `preview` now would leave out, and why (for the confirmation step)."""
+    rows = {_key_of(row, preview): row for row in preview.ready}
+    keys_by_body: dict[str, list[str]] = {}
+    for key, row in rows.items():
+        keys_by_body.setdefault(body_digest(_draft_of(row).to_api_body()), []).append(key)
+    batch = store.find_batch_by_key(preview.batch_key)
+    found = store.find_outbox_items(rows, keys_by_body)
+    queued = {item.idempotency_key for item in found if item.idempotency_key in rows}
+    copies: dict[str, OutboxItem] = {}
+    for item in found:
+        if batch is not None and item.batch_id == batch.batch_id:
+            continue
+        for key in keys_by_body.get(body_digest(item.body), []):
+            if key not in queued:
+                copies.setdefault(key, item)
+    return EarlierCopies(batch, len(queued), copies)
+
+
+def submit_preview(store: Store, preview: BatchPreview, *, at: datetime) -> SubmitResult:
+    """Store the batch and queue an outbox item for each ready row not already queued.
+
+    Raises SubmissionError when no row is ready. Submitting the same preview again adds nothing.
+    """
+    ready = preview.ready
+    if not ready:
+        raise SubmissionError(f"{preview.label}: no row is ready, so nothing was queued")
+    items = [
+        NewItem(
+            row=row.row,
+            where=row.where,
+            idempotency_key=_key_of(row, preview),
+            title=_draft_of(row).title,
+            body=_draft_of(row).to_api_body(),
+        )
+        for row in ready
+    ]
+    queued = store.queue_batch(
+        batch_key=preview.batch_key,
+        source=preview.source,
+        label=preview.label,
+        total=len(preview.rows),
+        ready=len(ready),
+        invalid=len(preview.invalid),
+        items=items,
+        at=at,
+    )
+    return SubmitResult(
+        batch_id=queued.batch.batch_id,
+        queued=queued.queued,
+        already_queued=queued.already_queued,
+        is_resubmission=not queued.is_new_batch,
+        first_submitted_at=queued.batch.created_at,
+        copies_skipped=queued.copies_skipped,
+    )
+
+
+def _preview_row(entry: EntryFields, directory: Directory, options: EntryOptions) -> PreviewRow:
+    where = entry.where or FORM_LABEL
+    outcome = validate_entry(entry, directory, options)
+    if isinstance(outcome, Draft):
+        return PreviewRow(entry.row, where, entry, outcome, (), outcome.notes)
+    return PreviewRow(entry.row, where, entry, None, tuple(outcome), entry.notes)
+
+
+def _draft_of(row: PreviewRow) -> Draft:
+    if row.draft is None:
+        raise ValueError(f"{row.where} is not ready")
+    return row.draft
+
+
+def _key_of(row: PreviewRow, preview: BatchPreview) -> str:
+    return idempotency_key(_draft_of(row), preview.batch_key)
+
+
+def _batch_key(source: Source, choices: dict[str, str], data: bytes) -> str:
+    digest = hashlib.sha256()
+    header = {"source": source.value, "choices": choices}
+    digest.update(json.dumps(header, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    digest.update(b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _base_name(filename: str) -> str:
+    """The file's own name: browsers on Windows may send the whole path."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name or "upload"
