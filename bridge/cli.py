@@ -551,8 +551,21 @@ def submit(
                 f"with `trackops-bridge batch {result.batch_id}`."
             )
             return
-        with build_client(settings) as client:
-            _send_batch(client, store, result.batch_id)
+        try:
+            with build_client(settings) as client:
+                _send_batch(client, store, result.batch_id)
+        except BridgeError:
+            # Show how far it got before the one-line error: nothing is lost, and a second
+            # run (or the worker) checks any unanswered send in Trackops before sending it.
+            progress = store.batch_progress(result.batch_id)
+            _echo_items(progress.items)
+            click.echo(_progress_line(progress))
+            click.echo(
+                f"Sending stopped. Run this command again later, or start the worker, to "
+                f"finish batch {result.batch_id}: nothing will be sent twice.",
+                err=True,
+            )
+            raise
         progress = store.batch_progress(result.batch_id)
     _echo_items(progress.items)
     click.echo(_progress_line(progress))

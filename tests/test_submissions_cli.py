@@ -190,6 +190,26 @@ def test_trackops_refusal_is_shown_per_row_and_exits_non_zero(sandbox, env, tmp_
     assert "Sent 1 of 2, 1 refused by Trackops." in result.output
 
 
+def test_trackops_down_stops_the_send_and_a_second_run_finishes_it(sandbox, env, tmp_path):
+    path = write_csv(tmp_path, *GOOD)
+    sandbox.control.inject_fault("503", count=100)
+    result = CliRunner().invoke(main, ["submit", path, "--yes"])
+    assert result.exit_code == 1
+    assert "Row 2  unknown" in result.output and "Row 3  pending" in result.output
+    assert "Sent 0 of 2, 2 still to send or to check." in result.output
+    assert "nothing will be sent twice" in result.output
+    assert "error: POST /events: HTTP 503" in result.output
+    assert "Traceback" not in result.output
+    sandbox.control.clear_faults()
+    with open_store(env["DATABASE_URL"]) as store, make_client(sandbox) as client:
+        # What a second run does once the unanswered send has had time to settle.
+        later = drain_outbox(client, store, clock=lambda: datetime.now(UTC) + timedelta(minutes=2))
+    assert (later.requeued, later.sent) == (1, 2)
+    again = run("submit", path)
+    assert again.exit_code == 0 and "Sent 2 of 2." in again.output
+    assert posts(sandbox) == 3  # the 503'd POST, then each event once
+
+
 def test_batches_and_batch(sandbox, env, tmp_path):
     assert "No batches yet" in run("batches").output
     run("submit", write_csv(tmp_path, GOOD[0], GAP), "--skip-invalid", "--yes")
