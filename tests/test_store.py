@@ -19,6 +19,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect,
 from bridge.models import Address, Case, Event, FeedKind, Privacy, Staff, Subject
 from bridge.store import (
     LATEST_VERSION,
+    FeedFetch,
     FeedRender,
     NotFound,
     SchemaOutOfDate,
@@ -452,6 +453,16 @@ class TestStoreContract:
         with pytest.raises(NotFound):
             store.rotate_feed_token(feed.feed_id + 1000)
 
+    def test_find_feed_and_version(self, store: Store) -> None:
+        store.ensure_feeds(Privacy.FULL)
+        (feed,) = store.list_feeds()
+        assert store.find_feed_and_version(feed.token) == (feed, 1)
+        for wrong in (feed.token[:-1] + "x", "", "é" * 32):
+            assert store.find_feed_and_version(wrong) is None
+        rotated = store.rotate_feed_token(feed.feed_id)
+        assert store.find_feed_and_version(feed.token) is None
+        assert store.find_feed_and_version(rotated.token) == (rotated, 2)
+
     def test_update_feed(self, store: Store) -> None:
         store.apply_event_changes([make_event(1)], [], SYNC_AT)
         store.ensure_feeds(Privacy.FULL)
@@ -507,6 +518,8 @@ class TestStoreContract:
 
         store.put_feed_render(dataclasses.replace(render, version=2, body=b"stale"))
         assert store.get_feed_render(feed_id) == render  # a slower process can't undo it
+        store.put_feed_render(dataclasses.replace(render, rendered_at=LATER))
+        assert store.get_feed_render(feed_id) == render, "the first of a version and window stays"
         newer = dataclasses.replace(render, version=4, window_key="2030-01-02", body=b"new")
         store.put_feed_render(newer)
         assert store.get_feed_render(feed_id) == newer
@@ -525,6 +538,10 @@ class TestStoreContract:
             (google, LATER, 2),
             (outlook[:300], SYNC_AT + timedelta(minutes=1), 1),
         ]
+
+        # A web process writing its tally late adds the count, but moves no time back.
+        store.record_feed_fetch(feed_id, SYNC_AT, google, count=5)
+        assert store.feed_fetches(feed_id)[0] == FeedFetch(google, LATER, 7)
 
     # -- sync state, login throttle, time zones ----------------------------------------
 

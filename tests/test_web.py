@@ -23,11 +23,11 @@ import bridge.web.feeds
 from bridge.config import ConfigError, Settings
 from bridge.errors import BridgeError
 from bridge.models import Address, Event, Feed, FeedKind, Privacy, Staff
-from bridge.store import SchemaOutOfDate, Store, StoreUnavailable, SyncState, open_store
+from bridge.store import FeedRender, SchemaOutOfDate, Store, StoreUnavailable, SyncState, open_store
 from bridge.web import app_context_of, create_app, create_app_from_env
 from bridge.web.auth import is_local_path
 from bridge.web.clients import client_family
-from bridge.web.feeds import feed_path, feed_url, load_render
+from bridge.web.feeds import BoundedCache, FetchLog, feed_path, feed_url, load_render
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "k" * 24 + "-secret-key-for-tests-only"
@@ -287,7 +287,10 @@ def test_new_day_renders_again_but_keeps_last_modified_when_bytes_match(
     assert next_year.rendered_at > today.rendered_at
 
 
-def test_fetch_is_recorded_with_the_user_agent(web: FlaskClient, db: Store) -> None:
+def test_fetch_is_recorded_with_the_user_agent(
+    web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge.web.feeds, "FETCH_WRITE_INTERVAL", timedelta(0))  # no tallying
     feed = feed_of(db, FeedKind.ALL)
     web.get(path_of(feed), headers={"User-Agent": GOOGLE_UA})
     etag = web.get(path_of(feed), headers={"User-Agent": GOOGLE_UA}).headers["ETag"]
@@ -297,6 +300,151 @@ def test_fetch_is_recorded_with_the_user_agent(web: FlaskClient, db: Store) -> N
     assert fetches[GOOGLE_UA].fetch_count == 3, "304s count as fetches too"
     assert fetches["Microsoft Outlook 16.0"].fetch_count == 1
     assert NOW - timedelta(minutes=1) <= fetches[GOOGLE_UA].last_fetched_at
+
+
+def test_fetches_are_tallied_and_written_once_a_minute(db: Store) -> None:
+    feed_id = feed_of(db, FeedKind.ALL).feed_id
+    writes: list[tuple[str, int]] = []
+    real_record = db.record_feed_fetch
+
+    def counting_record(feed_id: int, at: datetime, user_agent: str, count: int = 1) -> None:
+        writes.append((user_agent, count))
+        real_record(feed_id, at, user_agent, count)
+
+    db.record_feed_fetch = counting_record  # type: ignore[method-assign]
+    fetch_log, outlook = FetchLog(), "Microsoft Outlook 16.0"
+
+    def fetch(user_agent: str, seconds: int) -> None:
+        fetch_log.record(db, feed_id, user_agent, NOW + timedelta(seconds=seconds))
+
+    def stored() -> dict[str, tuple[int, datetime]]:
+        found = db.feed_fetches(feed_id)
+        return {f.user_agent: (f.fetch_count, f.last_fetched_at) for f in found}
+
+    for second in range(0, 50, 10):
+        fetch(GOOGLE_UA, second)
+    fetch(outlook, 55)
+    assert writes == [(GOOGLE_UA, 1), (outlook, 1)], "each client's first fetch, at once"
+    assert stored()[GOOGLE_UA] == (1, NOW)
+
+    fetch(outlook, 70)  # Google's tally is a minute old: written now; Outlook's is not yet
+    assert writes[2:] == [(GOOGLE_UA, 4)]
+    assert stored()[GOOGLE_UA] == (5, NOW + timedelta(seconds=40))
+
+    fetch(GOOGLE_UA, 200)
+    assert stored() == {
+        GOOGLE_UA: (6, NOW + timedelta(seconds=200)),
+        outlook: (2, NOW + timedelta(seconds=70)),
+    }, "every fetch counted"
+    assert len(writes) == 5
+
+
+def test_a_refused_fetch_write_is_kept_for_the_next(db: Store) -> None:
+    feed_id = feed_of(db, FeedKind.ALL).feed_id
+    real_record = db.record_feed_fetch
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("sqlite:///bridge.db", "database is locked")
+
+    fetch_log = FetchLog()
+    db.record_feed_fetch = locked  # type: ignore[method-assign]
+    fetch_log.record(db, feed_id, GOOGLE_UA, NOW)
+    fetch_log.record(db, feed_id, GOOGLE_UA, NOW + timedelta(seconds=10))
+    db.record_feed_fetch = real_record  # type: ignore[method-assign]
+    fetch_log.record(db, feed_id, GOOGLE_UA, NOW + timedelta(seconds=60))
+    assert [(f.fetch_count, f.last_fetched_at) for f in db.feed_fetches(feed_id)] == [
+        (3, NOW + timedelta(seconds=60))
+    ]
+
+
+@pytest.fixture
+def blob_reads(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The feed ids whose stored render (body and all) the app's store was asked for."""
+    app_store = app_context_of(app).store
+    real_get = app_store.get_feed_render
+    reads: list[int] = []
+
+    def counting_get(feed_id: int) -> FeedRender | None:
+        reads.append(feed_id)
+        return real_get(feed_id)
+
+    monkeypatch.setattr(app_store, "get_feed_render", counting_get)
+    return reads
+
+
+def test_a_served_render_is_kept_in_memory_until_the_feed_changes(
+    web: FlaskClient, db: Store, blob_reads: list[int]
+) -> None:
+    feed = feed_of(db, FeedKind.STAFF, 7)
+    first = web.get(path_of(feed))
+    assert b"Surveillance" in first.get_data()
+    read_once = len(blob_reads)
+    gz = {"Accept-Encoding": "gzip"}
+    assert web.get(path_of(feed)).get_data() == first.get_data()
+    assert gzip.decompress(web.get(path_of(feed), headers=gz).get_data()) == first.get_data()
+    assert web.head(path_of(feed)).headers["ETag"] == first.headers["ETag"]
+    assert len(blob_reads) == read_once, "served from this process's memory"
+
+    db.update_feed(feed.feed_id, privacy=Privacy.BUSY)  # a new version, no event changed
+    busy = web.get(path_of(feed))
+    assert b"Surveillance" not in busy.get_data() and b"SUMMARY:Busy" in busy.get_data()
+    assert busy.headers["ETag"] != first.headers["ETag"]
+
+
+def test_another_process_serves_the_stored_render_without_rendering(
+    web: FlaskClient, db: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = feed_of(db, FeedKind.STAFF, 7)
+    first = web.get(path_of(feed))
+    monkeypatch.setattr(bridge.web.feeds, "render_feed", None)  # any render would now fail
+    # Another web process: it shares the database, not this process's memory.
+    other = create_app(make_settings(), store_url=store_url)
+    other_store = app_context_of(other).store
+    real_get = other_store.get_feed_render
+    blob_reads: list[int] = []
+
+    def counting_get(feed_id: int) -> FeedRender | None:
+        blob_reads.append(feed_id)
+        return real_get(feed_id)
+
+    other_store.get_feed_render = counting_get  # type: ignore[method-assign]
+    try:
+        client = other.test_client()
+        revalidated = client.get(path_of(feed), headers={"If-None-Match": first.headers["ETag"]})
+        again = client.get(path_of(feed))
+    finally:
+        other_store.close()
+    assert revalidated.status_code == 304
+    assert again.get_data() == first.get_data()
+    assert again.headers["Last-Modified"] == first.headers["Last-Modified"]
+    assert len(blob_reads) == 1, "read from the store once, then from memory"
+
+
+def test_rotation_is_seen_at_once_with_the_body_in_memory(
+    web: FlaskClient, db: Store, blob_reads: list[int]
+) -> None:
+    old = feed_of(db, FeedKind.STAFF, 7)
+    assert web.get(path_of(old)).status_code == 200
+    read_once = len(blob_reads)
+    assert web.get(path_of(old)).status_code == 200
+    assert len(blob_reads) == read_once, "the body is in this process's memory"
+    new = db.rotate_feed_token(old.feed_id)  # as the admin page in another process would
+    assert web.get(path_of(old)).status_code == 404
+    assert web.get(path_of(new)).status_code == 200
+
+
+def test_bounded_cache_drops_the_least_recently_used_past_its_size() -> None:
+    cache: BoundedCache[str, bytes] = BoundedCache(max_bytes=10)
+    for key in "abc":
+        cache.put(key, key.encode() * 4, 4)
+        cache.get("a")  # "a" stays the most recently used
+    assert [cache.get(key) for key in "abc"] == [b"aaaa", None, b"cccc"]
+    assert cache.size == 8
+    cache.put("c", b"cc", 2)  # replaced, not added
+    assert (cache.get("c"), cache.size) == (b"cc", 6)
+    cache.put("big", b"x" * 11, 11)
+    assert cache.get("big") is None, "larger than the whole cache: not kept"
+    assert (cache.get("a"), cache.size) == (b"aaaa", 6)
 
 
 def test_feed_is_served_when_the_store_refuses_writes(

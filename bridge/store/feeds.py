@@ -17,6 +17,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
+    case,
     exists,
     func,
     or_,
@@ -198,14 +200,23 @@ def select_feed(conn: Connection, feed_id: int) -> Feed | None:
 
 
 def find_feed_by_token(conn: Connection, token: str) -> Feed | None:
-    """The feed whose token this is, found by its digest and confirmed in constant time."""
+    found = find_feed_and_version(conn, token)
+    return found[0] if found is not None else None
+
+
+# Built once: every feed fetch runs it, and building the statement costs as much as running it.
+_FEED_BY_DIGEST = _select_feeds().where(feeds.c.token_sha256 == bindparam("digest"))
+
+
+def find_feed_and_version(conn: Connection, token: str) -> tuple[Feed, int] | None:
+    """The feed whose token this is, found by its digest and confirmed in constant time, and
+    its version."""
     if not token.isascii():
         return None  # tokens are URL-safe base64: no need to look further
-    query = _select_feeds().where(feeds.c.token_sha256 == _token_digest(token))
-    row = conn.execute(query).first()
+    row = conn.execute(_FEED_BY_DIGEST, {"digest": _token_digest(token)}).first()
     if row is None or not hmac.compare_digest(row.token.encode(), token.encode()):
         return None
-    return _feed_from_row(row)
+    return _feed_from_row(row), int(row.version)
 
 
 def rotate_feed_token(conn: Connection, feed_id: int) -> Feed:
@@ -277,7 +288,9 @@ def select_feed_render(conn: Connection, feed_id: int) -> FeedRender | None:
 
 
 def put_feed_render(conn: Connection, render: FeedRender) -> None:
-    """Cache a render, unless another process already cached one of a newer version."""
+    """Cache a render, unless another process already cached one of a newer version, or of
+    this version and window: web processes keep the render they read, so the first one stays
+    and every process serves the same bytes with the same Last-Modified."""
     statement = insert_or_merge(conn, feed_renders).values(
         feed_id=render.feed_id,
         version=render.version,
@@ -296,24 +309,35 @@ def put_feed_render(conn: Connection, render: FeedRender) -> None:
                 "etag": statement.excluded.etag,
                 "rendered_at": statement.excluded.rendered_at,
             },
-            where=feed_renders.c.version <= statement.excluded.version,
+            where=or_(
+                feed_renders.c.version < statement.excluded.version,
+                and_(
+                    feed_renders.c.version == statement.excluded.version,
+                    feed_renders.c.window_key != statement.excluded.window_key,
+                ),
+            ),
         )
     )
 
 
-def record_feed_fetch(conn: Connection, feed_id: int, at: datetime, user_agent: str) -> None:
+def record_feed_fetch(
+    conn: Connection, feed_id: int, at: datetime, user_agent: str, count: int = 1
+) -> None:
+    """Add ``count`` fetches, the last at ``at``. Web processes write their tallies late, so
+    an older ``at`` leaves a newer stored time alone."""
     statement = insert_or_merge(conn, feed_fetches).values(
         feed_id=feed_id,
         user_agent=user_agent[:USER_AGENT_MAX],
         last_fetched_at=at,
-        fetch_count=1,
+        fetch_count=count,
     )
+    stored, given = feed_fetches.c.last_fetched_at, statement.excluded.last_fetched_at
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["feed_id", "user_agent"],
             set_={
-                "last_fetched_at": statement.excluded.last_fetched_at,
-                "fetch_count": feed_fetches.c.fetch_count + 1,
+                "last_fetched_at": case((given > stored, given), else_=stored),
+                "fetch_count": feed_fetches.c.fetch_count + statement.excluded.fetch_count,
             },
         )
     )

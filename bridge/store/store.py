@@ -212,6 +212,12 @@ class Store:
         with self._transaction(write=False) as conn:
             return feed_rows.find_feed_by_token(conn, token)
 
+    def find_feed_and_version(self, token: str) -> tuple[Feed, int] | None:
+        """The token's feed and its current version in one read: all a feed fetch needs from
+        the store while its web process holds the render."""
+        with self._transaction(write=False) as conn:
+            return feed_rows.find_feed_and_version(conn, token)
+
     def rotate_feed_token(self, feed_id: int) -> Feed:
         """Give the feed a new token; the old URL stops working at once. NotFound if unknown."""
         with self._transaction(write=True) as conn:
@@ -252,9 +258,12 @@ class Store:
         with self._transaction(write=True) as conn:
             feed_rows.put_feed_render(conn, render)
 
-    def record_feed_fetch(self, feed_id: int, at: datetime, user_agent: str) -> None:
+    def record_feed_fetch(
+        self, feed_id: int, at: datetime, user_agent: str, count: int = 1
+    ) -> None:
+        """Add ``count`` fetches by ``user_agent``, the last at ``at``."""
         with self._transaction(write=True) as conn:
-            feed_rows.record_feed_fetch(conn, feed_id, at, user_agent)
+            feed_rows.record_feed_fetch(conn, feed_id, at, user_agent, count)
 
     def feed_fetches(self, feed_id: int) -> list[FeedFetch]:
         """Who fetched the feed, newest first."""

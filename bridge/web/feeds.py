@@ -3,6 +3,10 @@
 Entry points: the ``feeds`` blueprint (``GET``/``HEAD /feeds/<token>/<name>.ics``),
 ``load_render()`` (the cached bytes, rendered again only when the feed or the day changed) and
 ``feed_url()`` (the full subscription URL, for pages and the CLI).
+
+A fetch costs one store read while its web process holds the feed's current render: the token
+and the feed's version, so a rotated token or a changed feed shows at once in every process.
+Fetches are tallied in memory and written to the store at most once a minute per client.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
+from flask.blueprints import BlueprintSetupState
 
 from bridge.config import Settings
 from bridge.feeds import FEED_SIZE_WARNING_BYTES, etag_for, render_feed
@@ -24,6 +31,9 @@ from bridge.store import FeedRender, Store, StoreError
 from bridge.web.context import current_settings, current_store
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 bp = Blueprint("feeds", __name__)
 
@@ -34,11 +44,16 @@ FEED_RULE = "/feeds/<token>/<name>.ics"
 # already a bearer secret, so a shared cache serves it to no one who could not fetch it anyway.
 CACHE_CONTROL = "public, max-age=300"
 GZIP_LEVEL = 6
-# Compressed bodies kept per process, by ETag (content-addressed: never stale). Compressing a
-# 1.3 MB feed takes about 5 ms, more than the rest of the request (bench/web_feeds.py).
-GZIP_CACHE_ENTRIES = 64
-_gzip_cache: OrderedDict[str, bytes] = OrderedDict()
-_gzip_lock = threading.Lock()
+# Renders each web process keeps, by feed; bounded in bytes, since one feed can be 2 MB. Reading
+# a stored render costs more than the rest of a fetch: on SQLite even its ETag, stored after
+# the body, means walking the whole body (about 0.3 ms for 2 MB).
+RENDER_CACHE_BYTES = 64_000_000
+# Compressed bodies, by ETag (content-addressed: never stale). Compressing a 2 MB feed takes
+# about 9 ms (bench/feeds.py).
+GZIP_CACHE_BYTES = 16_000_000
+# A fetch is written at once unless its (feed, User-Agent) was written less than this ago.
+FETCH_WRITE_INTERVAL = timedelta(minutes=1)
+_MEMORY_EXTENSION = "trackops_bridge.feeds"
 
 
 def feed_path(feed: Feed) -> str:
@@ -53,19 +68,131 @@ def feed_url(public_url: str, feed: Feed) -> str:
     return public_url.rstrip("/") + feed_path(feed)
 
 
+class BoundedCache(Generic[K, V]):
+    """Values by key; the least recently used go first once their sizes pass ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            if (entry := self._entries.get(key)) is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        with self._lock:
+            if (replaced := self._entries.pop(key, None)) is not None:
+                self.size -= replaced[1]
+            if size > self.max_bytes:
+                return  # it would push out everything else and still not fit
+            self._entries[key] = (value, size)
+            self.size += size
+            while self.size > self.max_bytes:
+                self.size -= self._entries.popitem(last=False)[1][1]
+
+
+_gzip_cache: BoundedCache[str, bytes] = BoundedCache(GZIP_CACHE_BYTES)
+
+
+@dataclass
+class _Tally:
+    written_at: datetime
+    last_at: datetime
+    count: int = 0  # fetches since written_at, not yet in the store
+
+
+class FetchLog:
+    """Who fetched which feed, written to the store at most once a minute per (feed, User-Agent).
+
+    A write per fetch would make every subscriber a writer, queued behind the sync worker on
+    SQLite. A key's first fetch in a minute is written at once, so a client polling every few
+    hours is recorded exactly; a faster one is counted within about a minute, while this process
+    serves any feed. (Counts held when the process stops are lost: a minute's worth at most.)
+    """
+
+    def __init__(self) -> None:
+        # By last write, oldest first: the keys due a write are at the front.
+        self._tallies: OrderedDict[tuple[int, str], _Tally] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def record(self, store: Store, feed_id: int, user_agent: str, at: datetime) -> None:
+        key = (feed_id, user_agent)
+        with self._lock:
+            due = []
+            tally = self._tallies.get(key)
+            if tally is None:
+                self._tallies[key] = _Tally(written_at=at, last_at=at)
+                due.append((key, 1, at))
+            else:
+                tally.count += 1
+                tally.last_at = at
+            due += self._take_due(at)
+        for (due_feed_id, due_user_agent), count, last_at in due:
+            try:
+                store.record_feed_fetch(due_feed_id, last_at, due_user_agent, count)
+            except StoreError as error:
+                # Bookkeeping must not cost a subscriber the feed (the worker may hold the
+                # write lock): the count goes back, to be written a minute from now.
+                log.warning("feed %d: fetches not recorded: %s", due_feed_id, error)
+                with self._lock:
+                    kept = self._tallies.setdefault(
+                        (due_feed_id, due_user_agent), _Tally(written_at=at, last_at=last_at)
+                    )
+                    kept.count += count
+                    kept.last_at = max(kept.last_at, last_at)
+
+    def _take_due(self, now: datetime) -> list[tuple[tuple[int, str], int, datetime]]:
+        """Take the counts of keys last written a minute ago or more; forget the idle ones, so
+        the map holds only the last minute's clients and their next fetch is written at once."""
+        due = []
+        while self._tallies:
+            key, tally = next(iter(self._tallies.items()))
+            if now - tally.written_at < FETCH_WRITE_INTERVAL:
+                break
+            del self._tallies[key]
+            if tally.count:
+                due.append((key, tally.count, tally.last_at))
+                self._tallies[key] = _Tally(written_at=now, last_at=now)
+        return due
+
+
+@dataclass
+class _Memory:
+    """One per app, as its store: feed ids mean nothing in another app's database."""
+
+    renders: BoundedCache[int, FeedRender] = field(
+        default_factory=lambda: BoundedCache(RENDER_CACHE_BYTES)
+    )
+    fetches: FetchLog = field(default_factory=FetchLog)
+
+
+@bp.record_once
+def _attach_memory(state: BlueprintSetupState) -> None:
+    state.app.extensions[_MEMORY_EXTENSION] = _Memory()
+
+
 @bp.get(FEED_RULE)
 def serve_feed(token: str, name: str) -> Response:
     store = current_store()
-    feed = store.find_feed_by_token(token)
-    if feed is None or name != feed.slug:
+    found = store.find_feed_and_version(token)
+    if found is None or name != found[0].slug:
         abort(404)  # the same answer for an unknown token and a token/name mismatch
+    feed, version = found
     now = datetime.now(UTC)
-    render = load_render(store, feed, current_settings(), now)
-    try:
-        store.record_feed_fetch(feed.feed_id, now, request.user_agent.string)
-    except StoreError as error:
-        # Bookkeeping must not cost a subscriber the feed (the worker may hold the write lock).
-        log.warning("feed %d: fetch not recorded: %s", feed.feed_id, error)
+    memory: _Memory = current_app.extensions[_MEMORY_EXTENSION]
+    memory.fetches.record(store, feed.feed_id, request.user_agent.string, now)
+    settings = current_settings()
+    window_key = _window_key(settings, now)
+    # A render stays good while the feed's version and window hold (see load_render).
+    render = memory.renders.get(feed.feed_id)
+    if render is None or render.version != version or render.window_key != window_key:
+        render = load_render(store, feed, settings, now)
+        memory.renders.put(feed.feed_id, render, len(render.body))
     return _feed_response(render, feed)
 
 
@@ -109,6 +236,12 @@ def load_render(store: Store, feed: Feed, settings: Settings, now: datetime) -> 
         store.put_feed_render(render)
     except StoreError as error:
         log.warning("feed %d: render not cached, serving it anyway: %s", feed.feed_id, error)
+    else:
+        # Had another process stored this version and window first, its render stays stored
+        # (put_feed_render): serve that one, with its Last-Modified, as every process will.
+        stored = store.get_feed_render(feed.feed_id)
+        if stored is not None and (stored.version, stored.window_key) == (version, window_key):
+            render = stored
     if len(body) > FEED_SIZE_WARNING_BYTES:
         log.warning(
             "feed %d (%s) is %d bytes, over %d: Google Calendar drops events from feeds near "
@@ -167,16 +300,10 @@ def _feed_response(render: FeedRender, feed: Feed) -> Response:
 
 
 def _gzipped(render: FeedRender) -> bytes:
-    with _gzip_lock:
-        if (cached := _gzip_cache.get(render.etag)) is not None:
-            _gzip_cache.move_to_end(render.etag)
-            return cached
-    # mtime=0: the same bytes in every process, so the gzip ETag holds across them.
-    body = gzip.compress(render.body, GZIP_LEVEL, mtime=0)
-    with _gzip_lock:
-        _gzip_cache[render.etag] = body
-        while len(_gzip_cache) > GZIP_CACHE_ENTRIES:
-            _gzip_cache.popitem(last=False)
+    if (body := _gzip_cache.get(render.etag)) is None:
+        # mtime=0: the same bytes in every process, so the gzip ETag holds across them.
+        body = gzip.compress(render.body, GZIP_LEVEL, mtime=0)
+        _gzip_cache.put(render.etag, body, len(body))
     return body
 
 
