@@ -851,13 +851,14 @@ def test_unknown_calendar_or_feed_is_a_friendly_404(admin: FlaskClient) -> None:
 
 
 def test_dashboard_shows_sync_health(admin: FlaskClient, db: Store) -> None:
+    now = datetime.now(UTC)  # not the module's NOW: "5 min ago" is relative to the request
     db.put_sync_state(
         SyncState(
-            last_success_at=NOW - timedelta(minutes=5),
-            last_attempt_at=NOW - timedelta(minutes=1),
+            last_success_at=now - timedelta(minutes=5, seconds=10),
+            last_attempt_at=now - timedelta(minutes=1),
             last_error="Trackops answered 503",
-            last_error_at=NOW - timedelta(minutes=1),
-            heartbeat_at=NOW - timedelta(hours=2),
+            last_error_at=now - timedelta(minutes=1),
+            heartbeat_at=now - timedelta(hours=2),
             requests_total=1234,
             rate_limited_total=3,
         )
