@@ -439,16 +439,17 @@ class TestStoreContract:
     def test_token_lookup_and_rotation(self, store: Store) -> None:
         store.ensure_feeds(Privacy.FULL)
         (feed,) = store.list_feeds()
-        assert store.find_feed_by_token(feed.token) == feed
-        assert store.find_feed_by_token(feed.token[:-1] + "x") is None
-        assert store.find_feed_by_token("") is None
-        assert store.find_feed_by_token("é" * 32) is None
+        assert store.find_feed_and_version(feed.token) == (feed, store.feed_version(feed.feed_id))
+        assert store.find_feed_and_version(feed.token[:-1] + "x") is None
+        assert store.find_feed_and_version("") is None
+        assert store.find_feed_and_version("é" * 32) is None
 
         version = store.feed_version(feed.feed_id)
         rotated = store.rotate_feed_token(feed.feed_id)
         assert rotated.token != feed.token
-        assert store.find_feed_by_token(feed.token) is None
-        assert store.find_feed_by_token(rotated.token) == rotated
+        assert store.find_feed_and_version(feed.token) is None
+        found = store.find_feed_and_version(rotated.token)
+        assert found is not None and found[0] == rotated
         assert store.feed_version(feed.feed_id) > version
         with pytest.raises(NotFound):
             store.rotate_feed_token(feed.feed_id + 1000)

@@ -1,7 +1,7 @@
 """Feeds: their tokens, names and versions, the shared render cache, and who fetches them.
 
 A feed's ``version`` rises whenever anything it shows may have changed; a cached render is
-good while its version matches. Entry points: ``ensure_feeds`` and ``find_feed_by_token``.
+good while its version matches. Entry points: ``ensure_feeds`` and ``find_feed_and_version``.
 """
 
 from __future__ import annotations
@@ -197,11 +197,6 @@ def select_feeds(conn: Connection) -> list[Feed]:
 def select_feed(conn: Connection, feed_id: int) -> Feed | None:
     row = conn.execute(_select_feeds().where(feeds.c.feed_id == feed_id)).first()
     return _feed_from_row(row) if row is not None else None
-
-
-def find_feed_by_token(conn: Connection, token: str) -> Feed | None:
-    found = find_feed_and_version(conn, token)
-    return found[0] if found is not None else None
 
 
 # Built once: every feed fetch runs it, and building the statement costs as much as running it.

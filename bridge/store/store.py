@@ -208,10 +208,6 @@ class Store:
         with self._transaction(write=False) as conn:
             return feed_rows.select_feed(conn, feed_id)
 
-    def find_feed_by_token(self, token: str) -> Feed | None:
-        with self._transaction(write=False) as conn:
-            return feed_rows.find_feed_by_token(conn, token)
-
     def find_feed_and_version(self, token: str) -> tuple[Feed, int] | None:
         """The token's feed and its current version in one read: all a feed fetch needs from
         the store while its web process holds the render."""
