@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
 from bridge.store import StoreError, open_store
-from bridge.web import admin, auth, feeds
+from bridge.web import admin, auth, feeds, submit
 from bridge.web.context import app_context_of, attach
 from bridge.web.display import register_filters
 from bridge.web.errors import install_error_handlers
@@ -57,12 +57,14 @@ def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
         # A CSRF token lives as long as the session, not flask-wtf's default hour: a login
         # page left open over lunch should still work.
         WTF_CSRF_TIME_LIMIT=None,
+        # Uploads are the only large bodies; anything bigger gets submit's "too large" page.
+        MAX_CONTENT_LENGTH=submit.MAX_REQUEST_BYTES,
     )
     attach(app, settings, store)
     # Before CSRFProtect: a logged-out POST is answered "log in", not "bad form token".
     app.before_request(auth.require_login)
     CSRFProtect(app)
-    for blueprint in (feeds.bp, auth.bp, admin.bp):
+    for blueprint in (feeds.bp, auth.bp, admin.bp, submit.bp):
         app.register_blueprint(blueprint)
     install_error_handlers(app)
     register_filters(app)

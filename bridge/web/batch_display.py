@@ -1,0 +1,263 @@
+"""How entries read before and after sending: preview rows, outbox items, and the results CSV.
+
+`preview_rows()` shapes a `BatchPreview` for the preview table (local time, zone, UTC and names
+instead of ids); `item_rows()` does the same for a batch's outbox items; `render_results_csv()`
+writes a batch's outcome as a spreadsheet Excel opens safely (UTF-8 with BOM, no formulas).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bridge.entries.drafts import API_TIME_FORMAT, Draft
+from bridge.models import Calendar, Case, Staff, Subject
+from bridge.store import OutboxItem
+from bridge.submissions import BatchPreview
+
+# What each outbox state means to the person waiting for it.
+STATE_WORDS = {
+    "pending": "waiting to be sent",
+    "sending": "being sent",
+    "unknown": "sent; checking Trackops got it",
+    "sent": "created in Trackops",
+    "failed": "refused by Trackops",
+}
+# A cell starting with one of these is read by Excel (and LibreOffice, Sheets) as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Ids -> the names people know, from the mirror's lists."""
+
+    calendars: dict[int, str]
+    cases: dict[int, str]
+    subjects: dict[int, str]
+    staff: dict[int, str]
+
+    @classmethod
+    def of(
+        cls,
+        calendars: Iterable[Calendar],
+        cases: Iterable[Case],
+        subjects: Iterable[Subject],
+        staff: Iterable[Staff],
+    ) -> Names:
+        return cls(
+            calendars={c.calendar_id: c.name for c in calendars},
+            cases={c.case_id: c.label for c in cases},
+            subjects={s.subject_id: s.name for s in subjects},
+            staff={s.staff_id: s.name for s in staff},
+        )
+
+    def calendar(self, calendar_id: int) -> str:
+        return self.calendars.get(calendar_id, f"Calendar {calendar_id}")
+
+    def case(self, case_id: int) -> str:
+        return self.cases.get(case_id, f"Case {case_id}")
+
+    def people(self, staff_ids: Iterable[int]) -> str:
+        return ", ".join(self.staff.get(i, f"Staff {i}") for i in staff_ids)
+
+
+@dataclass(frozen=True)
+class When:
+    local: str  # as the person typed it: "Tue 10 Mar 2026, 07:00–15:00"
+    utc: str  # as Trackops stores it: "2026-03-10 14:00 – 22:00 UTC"
+
+
+def describe_when(start_at: datetime, end_at: datetime, zone: str, *, is_allday: bool) -> When:
+    """An event's times in its own zone and in UTC (both aware UTC in, words out)."""
+    tz = ZoneInfo(zone)
+    start, end = start_at.astimezone(tz), end_at.astimezone(tz)
+    if is_allday:
+        # All day runs to 23:59:59 of the last day, so end's date is that day.
+        if start.date() == end.date():
+            local = f"{start:%a %d %b %Y}, all day"
+        else:
+            local = f"{start:%a %d %b %Y} – {end:%a %d %b %Y}, all day"
+    elif start.date() == end.date():
+        local = f"{start:%a %d %b %Y}, {start:%H:%M}–{end:%H:%M}"
+    else:
+        local = f"{start:%a %d %b %Y %H:%M} – {end:%a %d %b %Y %H:%M}"
+    start_utc, end_utc = start_at.astimezone(UTC), end_at.astimezone(UTC)
+    end_day = "" if start_utc.date() == end_utc.date() else f"{end_utc:%Y-%m-%d} "
+    utc = f"{start_utc:%Y-%m-%d} {_clock(start_utc)} – {end_day}{_clock(end_utc)} UTC"
+    return When(local, utc)
+
+
+def _clock(moment: datetime) -> str:
+    """HH:MM, with the seconds when there are some (an all-day event ends at 23:59:59)."""
+    return f"{moment:%H:%M:%S}" if moment.second else f"{moment:%H:%M}"
+
+
+@dataclass(frozen=True)
+class PreviewRowView:
+    where: str
+    title: str
+    is_ready: bool
+    when: When | None
+    zone: str
+    calendar: str
+    case: str
+    subject: str
+    staff: str
+    notes: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def preview_rows(preview: BatchPreview, names: Names) -> list[PreviewRowView]:
+    return [
+        _ready_row(row.where, row.draft, row.notes, names)
+        if row.draft is not None
+        else PreviewRowView(
+            where=row.where,
+            title=row.entry.title,
+            is_ready=False,
+            when=None,
+            zone=row.entry.timezone,
+            calendar=row.entry.calendar,
+            case=row.entry.case,
+            subject=row.entry.subject,
+            staff=row.entry.staff,
+            notes=row.notes,
+            errors=tuple(str(error) for error in row.errors),
+        )
+        for row in preview.rows
+    ]
+
+
+def _ready_row(where: str, draft: Draft, notes: Sequence[str], names: Names) -> PreviewRowView:
+    subject = ""
+    if draft.subject_id is not None:
+        subject = names.subjects.get(draft.subject_id, f"Subject {draft.subject_id}")
+    return PreviewRowView(
+        where=where,
+        title=draft.title,
+        is_ready=True,
+        when=describe_when(draft.start_at, draft.end_at, draft.timezone, is_allday=draft.is_allday),
+        zone=draft.timezone,
+        calendar=names.calendar(draft.calendar_id),
+        case=names.case(draft.casefile_id),
+        subject=subject,
+        staff=names.people(draft.users_list),
+        # The draft's notes are the row's plus the validator's; show each once.
+        notes=tuple(dict.fromkeys([*notes, *draft.notes])),
+        errors=(),
+    )
+
+
+@dataclass(frozen=True)
+class ItemView:
+    item: OutboxItem
+    when: When | None
+    zone: str
+    calendar: str
+    case: str
+    state_words: str
+    # Trackops' own words when it refused the event: its message, then each field's errors.
+    problems: tuple[str, ...]
+
+
+def item_rows(items: Iterable[OutboxItem], names: Names) -> list[ItemView]:
+    views = []
+    for item in items:
+        event = _event_of(item)
+        times = _times_of(event)
+        zone = str(event.get("timezone", ""))
+        when = None
+        if times is not None:
+            when = describe_when(*times, zone, is_allday=bool(event.get("is_allday")))
+        calendar_id, case_id = event.get("calendar_id"), event.get("casefile_id")
+        views.append(
+            ItemView(
+                item=item,
+                when=when,
+                zone=zone,
+                calendar=names.calendar(calendar_id) if isinstance(calendar_id, int) else "",
+                case=names.case(case_id) if isinstance(case_id, int) else "",
+                state_words=STATE_WORDS.get(item.state, item.state),
+                problems=_problems_of(item),
+            )
+        )
+    return views
+
+
+def _problems_of(item: OutboxItem) -> tuple[str, ...]:
+    fields = [
+        f"{name}: {message}" for name, messages in item.field_errors.items() for message in messages
+    ]
+    return tuple(([item.error] if item.error else []) + fields)
+
+
+def _event_of(item: OutboxItem) -> dict[str, Any]:
+    """The event part of the body the bridge built (`Draft.to_api_body`) for this item."""
+    event = item.body.get("event", {})
+    return event if isinstance(event, dict) else {}
+
+
+def _times_of(event: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """Start and end (aware UTC) when the body has them and a zone to show them in."""
+    try:
+        ZoneInfo(str(event["timezone"]))
+        start, end = (
+            datetime.strptime(str(event[key]), API_TIME_FORMAT).replace(tzinfo=UTC)
+            for key in ("start_at", "end_at")
+        )
+    except (KeyError, ValueError):
+        return None
+    return start, end
+
+
+def formula_safe(text: str) -> str:
+    """`text` as a cell no spreadsheet runs: a leading = + - @ tab or CR gets a quote first."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+RESULT_COLUMNS = (
+    "row",
+    "where",
+    "title",
+    "state",
+    "trackops_event_id",
+    "error",
+    "local_time",
+    "timezone",
+    "utc_time",
+    "calendar",
+    "case",
+    "attempts",
+    "updated_at_utc",
+)
+
+
+def render_results_csv(views: Iterable[ItemView]) -> bytes:
+    """The batch's outcome, one line per queued row; UTF-8 with a BOM so Excel reads accents."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(RESULT_COLUMNS)
+    for view in views:
+        item = view.item
+        cells = (
+            "" if item.row is None else str(item.row),
+            item.where,
+            item.title,
+            item.state,
+            "" if item.event_id is None else str(item.event_id),
+            "; ".join(view.problems),
+            view.when.local if view.when else "",
+            view.zone,
+            view.when.utc if view.when else "",
+            view.calendar,
+            view.case,
+            str(item.attempts),
+            f"{item.updated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+        )
+        writer.writerow([formula_safe(cell) for cell in cells])
+    return out.getvalue().encode("utf-8-sig")
