@@ -249,6 +249,7 @@ def test_form_errors_are_shown_by_their_fields_with_the_input_kept(
     # Everything typed is still there.
     assert 'value="2026-0150"' in page
     assert 'value="15:00"' in page and 'value="07:00"' in page and 'value="abc"' in page
+    assert '<option value="XX" selected>XX</option>' in page, "a state not in the list, kept"
     assert re.search(rf'<option value="{BO}" selected>', page)
     assert ">Subject leaves home around 7.\nBlue sedan.</textarea>" in page
     assert re.search(r'<option value="2000 Blake Street"|value="2000 Blake Street"', page)
@@ -596,6 +597,9 @@ def test_batch_page_shows_progress_and_trackops_errors_until_done(
     assert '<meta http-equiv="refresh" content="5">' in page, "unfinished: it refreshes itself"
     assert "The worker has not been seen" in page, "no heartbeat yet: nothing is being sent"
 
+    listing = admin.get("/admin/batches").get_data(as_text=True)
+    assert "1 of 3" in listing and "1 to go" in listing and "1 refused by Trackops" in listing
+
     send_one(db, 9002)
     done = admin.get(f"/admin/batches/{batch_id}").get_data(as_text=True)
     assert "Sent 2 of 3</strong>: finished." in done
@@ -605,6 +609,7 @@ def test_batch_page_shows_progress_and_trackops_errors_until_done(
     listing = admin.get("/admin/batches").get_data(as_text=True)
     assert f'href="/admin/batches/{batch_id}"' in listing
     assert "2 of 3" in listing and "1 refused by Trackops" in listing
+    assert "to go" not in listing
 
 
 def test_results_csv_is_excel_safe(admin: FlaskClient, db: Store) -> None:
@@ -750,3 +755,51 @@ def test_upload_to_outbox_to_trackops_to_mirror_to_feed(sandbox, client, tmp_pat
             assert f"event {item.event_id}" in page
         finally:
             app_context_of(app).store.close()
+
+
+def test_the_form_s_scripts_run_under_the_page_s_content_security_policy(
+    admin: FlaskClient,
+) -> None:
+    response = admin.get("/admin/events/new")
+    policy = response.headers["Content-Security-Policy"]
+    found = re.search(r"script-src 'nonce-([^']+)'", policy)
+    assert found, policy
+    page = response.get_data(as_text=True)
+    assert page.count(f'<script nonce="{found.group(1)}">') == 1
+    assert f'<script type="application/json" id="form-data" nonce="{found.group(1)}">' in page
+    assert "<script>" not in page, "no script without the nonce"
+
+
+def test_a_later_expand_date_queues_only_the_new_occurrences(admin: FlaskClient, db: Store) -> None:
+    choices = {"calendar": str(COURT), "case": "2026-0150"}
+    first = upload(admin, ICS, "export.ics", expand_until="2026-07-26", **choices)
+    first_batch = batch_id_of(confirm(admin, preview_of(admin, first)))
+    assert len(items_of(db, first_batch)) == 2, "the hearing and the check-in of 20 July"
+
+    later = preview_of(
+        admin, upload(admin, ICS, "export.ics", expand_until="2026-08-09", **choices)
+    )
+    page = later.get_data(as_text=True)
+    assert "This file was already submitted on" in page
+    assert "2 of its events are new since then and can be queued" in page
+    assert "Queue the 2 new events" in page
+    assert batch_id_of(confirm(admin, later)) == first_batch
+    assert len(items_of(db, first_batch)) == 4, "27 July and 3 August added, nothing twice"
+
+
+def test_a_corrected_file_leaves_out_rows_already_queued_from_the_first(
+    admin: FlaskClient, db: Store
+) -> None:
+    first_batch = queued_upload(admin)  # row 4 had mistakes
+    fixed = CSV_ROWS.replace(
+        b"2026-07-32,09:00,10:00,Nobody Here,Mars/Olympus", b"2026-07-13,09:00,10:00,,"
+    )
+    preview = preview_of(admin, upload(admin, fixed, "week-fixed.csv"))
+    page = preview.get_data(as_text=True)
+    assert "This file was already submitted" not in page, "a different file"
+    assert page.count("<strong>Already queued</strong>") == 3
+    assert f'href="/admin/batches/{first_batch}">batch {first_batch}</a>' in page
+    assert "Queue the 1 new event" in page
+    second_batch = batch_id_of(confirm(admin, preview))
+    assert [item.title for item in items_of(db, second_batch)] == ["Hearing"]
+    assert len(items_of(db, first_batch)) == 3
