@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +59,16 @@ def _username(raw: str) -> str:
     if raw.endswith("/token"):
         raise ValueError  # the client adds "/token"; sending "sam/token/token" fails auth
     return raw
+
+
+DateOrder = Literal["DMY", "MDY"]
+
+
+def _date_order(raw: str) -> DateOrder:
+    order = raw.strip().upper()
+    if order not in get_args(DateOrder):
+        raise ValueError
+    return cast(DateOrder, order)
 
 
 def _privacy(raw: str) -> Privacy:
@@ -195,6 +205,13 @@ class Settings:
         convert=_privacy,
         expects="one of full, limited, busy",
     )
+    date_order: DateOrder | None = _setting(
+        "BRIDGE_DATE_ORDER",
+        "How uploaded files write dates that are not ISO: DMY (03/04 = 3 April) or MDY.",
+        default=None,
+        convert=_date_order,
+        expects="DMY or MDY (or unset: only unambiguous dates)",
+    )
     sync_overlap: float = _setting(
         "BRIDGE_SYNC_OVERLAP",
         "Seconds re-read before the cursor each poll, for clock skew and late commits.",
@@ -272,7 +289,7 @@ def settings_schema() -> list[dict[str, Any]]:
     """Each setting's variable, default and help: for the README table and `--help`."""
     rows = []
     for spec in fields(Settings):
-        default = "" if spec.default is MISSING else spec.default
+        default = "" if spec.default in (MISSING, None) else spec.default
         rows.append(
             {
                 "env": spec.metadata["env"],

@@ -125,7 +125,10 @@ def directory_from_store(store: Store) -> Directory:
 
 
 def entry_options(settings: Settings) -> EntryOptions:
-    return EntryOptions(default_timezone=settings.default_timezone)
+    return EntryOptions(
+        default_timezone=settings.default_timezone,
+        date_order=settings.date_order,
+    )
 
 
 def is_ics(data: bytes, filename: str) -> bool:

@@ -21,6 +21,13 @@ def test_defaults_need_nothing():
     assert settings.database_url.startswith("sqlite:///")
 
 
+def test_date_order_reaches_the_entry_rules():
+    from bridge.submissions import entry_options
+
+    assert entry_options(load(BRIDGE_DATE_ORDER="dmy")).date_order == "DMY"
+    assert entry_options(load()).date_order is None
+
+
 def test_subdomain_builds_the_https_base_url():
     assert load(TRACKOPS_SUBDOMAIN="acme").api_base_url == "https://acme.viewcases.com/api/v1"
 
@@ -43,6 +50,7 @@ def test_base_url_overrides_subdomain():
             "sam/token",
             "TRACKOPS_USERNAME: expected the employee's Trackops login without '/token'",
         ),
+        ("BRIDGE_DATE_ORDER", "YMD", "BRIDGE_DATE_ORDER: expected DMY or MDY"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: expected a sqlite:/// or postgresql://"),
     ],
 )
