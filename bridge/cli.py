@@ -297,6 +297,8 @@ def build_worker(settings: Settings, store: Store, stop_event: threading.Event) 
 @reports_errors
 def status() -> None:
     """Sync health: last success, lag, counts, last error."""
+    from bridge.web.display import describe_age
+
     settings = _settings()
     with open_current_store(settings) as store:
         state = store.get_sync_state()
@@ -306,7 +308,7 @@ def status() -> None:
     def ago(when: datetime | None) -> str:
         if when is None:
             return "never"
-        return f"{when:%Y-%m-%d %H:%M:%S} UTC ({_human(now - when)} ago)"
+        return f"{when:%Y-%m-%d %H:%M:%S} UTC ({describe_age(now - when)} ago)"
 
     click.echo(f"Last successful poll: {ago(state.last_success_at)}")
     click.echo(f"Last attempt:         {ago(state.last_attempt_at)}")
@@ -439,17 +441,6 @@ def calendars_timezone(calendar_id: int, zone: str) -> None:
     with open_current_store(_settings()) as store:
         store.set_calendar_timezone(calendar_id, value)
     click.echo(f"Calendar {calendar_id}: default zone {value or '(none)'}.")
-
-
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
 
 
 def _print_json(value: Any) -> None:
