@@ -323,7 +323,47 @@ def test_the_worker_keeps_going_without_a_wait_while_a_batch_is_left(
     worker.sleep = waits.append
     worker.run(max_passes=3)
     assert mirrored.batch_progress(batch_id).is_finished
-    assert waits == [3600]  # after pass 1 there was more to send: no wait; after pass 2, none
+    # After pass 1 there was more to send: no wait; after pass 2, one whole poll interval.
+    assert sum(waits) == 3600
+
+
+def test_a_waiting_worker_starts_early_when_events_are_queued(sandbox, client, mirrored: Store):
+    worker = Worker(
+        Syncer(client, mirrored, SyncOptions()),
+        mirrored,
+        poll_interval=3600,
+        outbox=OutboxSender(client, mirrored),
+    )
+    worker.run_once()
+    waits: list[float] = []
+
+    def someone_submits_a_form(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            queue_file(mirrored, csv_of("From the form,2,1201,2026-12-14,08:00,09:00,,"))
+
+    worker.sleep = someone_submits_a_form
+    worker.run(max_passes=3)  # pass 2, the wait, pass 3
+    assert waits == [5.0, 5.0]  # two looks at the outbox, not an hour
+    assert in_sandbox(client, "From the form")
+
+
+def test_after_a_failed_send_the_worker_waits_the_whole_interval(sandbox, client, mirrored: Store):
+    queue_file(mirrored, csv_of("Refused,2,1201,2026-12-15,08:00,09:00,,"))
+    sandbox.control.set_variants()  # documented shapes
+    worker = Worker(
+        Syncer(client, mirrored, SyncOptions()),
+        mirrored,
+        poll_interval=60,
+        outbox=OutboxSender(
+            TrackopsClient(sandbox.base_url, "nobody", "wrong", rate_limit=500), mirrored
+        ),
+    )
+    waits: list[float] = []
+    worker.sleep = waits.append
+    worker.run(max_passes=2)
+    assert worker.drain_failed
+    assert sum(waits) == 60  # pending items alone don't wake it: no retry every 5 s
 
 
 def test_a_match_must_be_the_same_event():
