@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import httpx
 import pytest
 
 from bridge.sandbox.options import SandboxOptions
@@ -18,6 +19,8 @@ FAST_RATE = 500.0
 # Seed data is spread around today, so "the feed window" and "events still to come" always
 # hold seed events however long after this was written the suite runs.
 ANCHOR = datetime.now(UTC).date()
+# The sandbox API tests pin their seed to a fixed day, so what they expect of dates holds.
+PINNED_ANCHOR = date(2026, 3, 15)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +34,30 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The session's sandbox, reset to its seed data, default variants and an empty log."""
     sandbox_server.control.reset()
     return sandbox_server
+
+
+@pytest.fixture(scope="module")
+def pinned_sandbox_server() -> Iterator[SandboxServer]:
+    """A sandbox per module seeded around PINNED_ANCHOR; 300 events, so listings span pages."""
+    with SandboxServer(
+        SandboxOptions(events=300, rate_limit=None, anchor=PINNED_ANCHOR)
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def pinned_sandbox(pinned_sandbox_server: SandboxServer) -> SandboxServer:
+    """The module's pinned sandbox, reset to its seed data, default variants and an empty log."""
+    pinned_sandbox_server.control.reset()
+    return pinned_sandbox_server
+
+
+@pytest.fixture
+def api(pinned_sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    """Plain HTTP with the pinned sandbox's credentials: the API as a raw client sees it."""
+    auth = pinned_sandbox.basic_auth
+    with httpx.Client(base_url=pinned_sandbox.base_url, auth=auth, timeout=10) as client:
+        yield client
 
 
 def make_client(server: SandboxServer, **overrides: object) -> TrackopsClient:

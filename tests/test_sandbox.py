@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from bridge.sandbox import SandboxOptions, SandboxServer
+from tests.conftest import PINNED_ANCHOR
 
-ANCHOR = date(2026, 3, 15)
 Record = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxOptions(events=300, rate_limit=None, anchor=ANCHOR)) as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.control.reset()
-    return server
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    auth = sandbox.basic_auth
-    with httpx.Client(base_url=sandbox.base_url, auth=auth, timeout=10) as client:
-        yield client
 
 
 def fetch_all(api: httpx.Client, path: str, **params: Any) -> list[Record]:
@@ -50,11 +30,11 @@ def fetch_all(api: httpx.Client, path: str, **params: Any) -> list[Record]:
 
 
 @pytest.fixture(scope="module")
-def seed_records(server: SandboxServer) -> dict[str, list[Record]]:
+def seed_records(pinned_sandbox_server: SandboxServer) -> dict[str, list[Record]]:
     """All seed records per collection, fetched once from a freshly reset sandbox."""
-    server.control.reset()
-    auth = server.basic_auth
-    with httpx.Client(base_url=server.base_url, auth=auth) as client:
+    pinned_sandbox_server.control.reset()
+    auth = pinned_sandbox_server.basic_auth
+    with httpx.Client(base_url=pinned_sandbox_server.base_url, auth=auth) as client:
         return {
             kind: fetch_all(client, f"/{kind}") for kind in ("events", "cases", "subjects", "staff")
         }
@@ -63,8 +43,10 @@ def seed_records(server: SandboxServer) -> dict[str, list[Record]]:
 # -- auth ----------------------------------------------------------------------------------------
 
 
-def test_auth_accepts_username_slash_token(sandbox: SandboxServer) -> None:
-    response = httpx.get(f"{sandbox.base_url}/staff", auth=("demo/token", "demo-token-not-secret"))
+def test_auth_accepts_username_slash_token(pinned_sandbox: SandboxServer) -> None:
+    response = httpx.get(
+        f"{pinned_sandbox.base_url}/staff", auth=("demo/token", "demo-token-not-secret")
+    )
     assert response.status_code == 200
     assert isinstance(response.json(), list)
 
@@ -78,18 +60,18 @@ def test_auth_accepts_username_slash_token(sandbox: SandboxServer) -> None:
         pytest.param(None, id="no-credentials"),
     ],
 )
-def test_auth_refuses(sandbox: SandboxServer, auth: tuple[str, str] | None) -> None:
-    response = httpx.get(f"{sandbox.base_url}/events", auth=auth)
+def test_auth_refuses(pinned_sandbox: SandboxServer, auth: tuple[str, str] | None) -> None:
+    response = httpx.get(f"{pinned_sandbox.base_url}/events", auth=auth)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     assert "Unauthorized" in response.json()["message"]
     assert "demo-token-not-secret" not in response.text
 
 
-def test_auth_is_checked_even_for_unknown_paths(sandbox: SandboxServer) -> None:
-    assert httpx.get(f"{sandbox.base_url}/nowhere").status_code == 401
-    auth = sandbox.basic_auth
-    response = httpx.get(f"{sandbox.base_url}/nowhere", auth=auth)
+def test_auth_is_checked_even_for_unknown_paths(pinned_sandbox: SandboxServer) -> None:
+    assert httpx.get(f"{pinned_sandbox.base_url}/nowhere").status_code == 401
+    auth = pinned_sandbox.basic_auth
+    response = httpx.get(f"{pinned_sandbox.base_url}/nowhere", auth=auth)
     assert response.status_code == 404
     assert "message" in response.json()
 
@@ -98,33 +80,33 @@ def test_auth_is_checked_even_for_unknown_paths(sandbox: SandboxServer) -> None:
 
 
 def test_immediate_second_request_is_refused_with_retry_after(
-    sandbox: SandboxServer, api: httpx.Client
+    pinned_sandbox: SandboxServer, api: httpx.Client
 ) -> None:
-    sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_rate_limit(0.5)
     assert api.get("/staff").status_code == 200
     refused = api.get("/staff")
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] in ("1", "2")  # ceil of the rest of the 2 s gap
     assert "0.5 requests per second" in refused.json()["message"]
-    assert sandbox.control.requests()["counts"]["rate_limited"] == 1
+    assert pinned_sandbox.control.requests()["counts"]["rate_limited"] == 1
 
 
 def test_refused_requests_do_not_count_as_accepted(
-    sandbox: SandboxServer, api: httpx.Client
+    pinned_sandbox: SandboxServer, api: httpx.Client
 ) -> None:
     """A 429 must not move the window: the refused request was never accepted."""
-    sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_rate_limit(0.5)
     api.get("/staff")
     assert [api.get("/staff").status_code for _ in range(3)] == [429, 429, 429]
-    log = sandbox.control.requests()
+    log = pinned_sandbox.control.requests()
     assert log["counts"]["by_status"] == {"200": 1, "429": 3}
 
 
-def test_retry_after_as_http_date(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_retry_after_as_http_date(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     from email.utils import parsedate_to_datetime
 
-    sandbox.control.set_rate_limit(0.5)
-    sandbox.control.set_variants(retry_after="http_date")
+    pinned_sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_variants(retry_after="http_date")
     api.get("/staff")
     refused = api.get("/staff")
     assert refused.status_code == 429
@@ -132,9 +114,9 @@ def test_retry_after_as_http_date(sandbox: SandboxServer, api: httpx.Client) -> 
     assert retry_at > parsedate_to_datetime(refused.headers["Date"])
 
 
-def test_retry_after_can_be_absent(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.set_rate_limit(0.5)
-    sandbox.control.set_variants(retry_after="none")
+def test_retry_after_can_be_absent(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_variants(retry_after="none")
     api.get("/staff")
     refused = api.get("/staff")
     assert refused.status_code == 429
@@ -143,20 +125,24 @@ def test_retry_after_can_be_absent(sandbox: SandboxServer, api: httpx.Client) ->
 
 @pytest.mark.parametrize("rate", [None, 0])
 def test_no_limit_when_switched_off(
-    sandbox: SandboxServer, api: httpx.Client, rate: float | None
+    pinned_sandbox: SandboxServer, api: httpx.Client, rate: float | None
 ) -> None:
-    sandbox.control.set_rate_limit(rate)
+    pinned_sandbox.control.set_rate_limit(rate)
     assert [api.get("/staff").status_code for _ in range(5)] == [200] * 5
 
 
-def test_refused_login_does_not_use_up_the_rate(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.set_rate_limit(0.5)
-    assert httpx.get(f"{sandbox.base_url}/staff", auth=("demo/token", "bad")).status_code == 401
+def test_refused_login_does_not_use_up_the_rate(
+    pinned_sandbox: SandboxServer, api: httpx.Client
+) -> None:
+    pinned_sandbox.control.set_rate_limit(0.5)
+    assert (
+        httpx.get(f"{pinned_sandbox.base_url}/staff", auth=("demo/token", "bad")).status_code == 401
+    )
     assert api.get("/staff").status_code == 200
 
 
 def test_options_rate_limit_applies_from_the_start() -> None:
-    with SandboxServer(SandboxOptions(events=0, rate_limit=0.5, anchor=ANCHOR)) as limited:
+    with SandboxServer(SandboxOptions(events=0, rate_limit=0.5, anchor=PINNED_ANCHOR)) as limited:
         auth = limited.basic_auth
         with httpx.Client(base_url=limited.base_url, auth=auth) as client:
             assert client.get("/cases").status_code == 200
@@ -182,8 +168,8 @@ def test_dir_orders_by_id(api: httpx.Client, kind: str) -> None:
 
 
 @pytest.mark.parametrize("count", [0, 99, 100, 101])
-def test_paging_boundaries(sandbox: SandboxServer, api: httpx.Client, count: int) -> None:
-    created = sandbox.control.create_events(
+def test_paging_boundaries(pinned_sandbox: SandboxServer, api: httpx.Client, count: int) -> None:
+    created = pinned_sandbox.control.create_events(
         [{"title": f"Paging {n}", "calendar_id": 77} for n in range(count)]
     )
     created_ids = [record["id"] for record in created]
@@ -550,9 +536,9 @@ def valid_event(seed_records: dict) -> Record:
 
 
 def test_post_creates_the_event(
-    sandbox: SandboxServer, api: httpx.Client, seed_records: dict, valid_event: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, seed_records: dict, valid_event: Record
 ) -> None:
-    sandbox.control.set_clock(now="2030-01-01 12:00:00")
+    pinned_sandbox.control.set_clock(now="2030-01-01 12:00:00")
     response = api.post("/events", json={"event": valid_event})
     assert response.status_code == 201, response.text
     created = response.json()
@@ -708,16 +694,16 @@ def test_post_refuses_query_parameters(api: httpx.Client, valid_event: Record) -
 
 
 def test_post_counts_against_the_rate_limit(
-    sandbox: SandboxServer, api: httpx.Client, valid_event: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, valid_event: Record
 ) -> None:
-    sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_rate_limit(0.5)
     assert api.post("/events", json={"event": valid_event}).status_code == 201
     assert api.post("/events", json={"event": valid_event}).status_code == 429
-    assert len(api_titles(sandbox, valid_event["title"])) == 1
+    assert len(api_titles(pinned_sandbox, valid_event["title"])) == 1
 
 
-def api_titles(sandbox: SandboxServer, title: str) -> list[Record]:
-    sandbox.control.set_rate_limit(None)
-    auth = sandbox.basic_auth
-    with httpx.Client(base_url=sandbox.base_url, auth=auth) as client:
+def api_titles(pinned_sandbox: SandboxServer, title: str) -> list[Record]:
+    pinned_sandbox.control.set_rate_limit(None)
+    auth = pinned_sandbox.basic_auth
+    with httpx.Client(base_url=pinned_sandbox.base_url, auth=auth) as client:
         return fetch_all(client, "/events", title=title)

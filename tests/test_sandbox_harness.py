@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import httpx
@@ -13,28 +11,9 @@ import pytest
 
 from bridge.sandbox import SandboxOptions, SandboxServer
 from bridge.sandbox.server import startup_lines
+from tests.conftest import PINNED_ANCHOR
 
-ANCHOR = date(2026, 3, 15)
 Record = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxOptions(events=40, rate_limit=None, anchor=ANCHOR)) as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.control.reset()
-    return server
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    auth = sandbox.basic_auth
-    with httpx.Client(base_url=sandbox.base_url, auth=auth, timeout=10) as client:
-        yield client
 
 
 def some_event(api: httpx.Client, **params: Any) -> Record:
@@ -65,7 +44,7 @@ def valid_event(api: httpx.Client) -> Record:
     [("bare", None, None), ("event", "event", "casefile"), ("Event", "Event", "Casefile")],
 )
 def test_wrap_of_single_records(
-    sandbox: SandboxServer,
+    pinned_sandbox: SandboxServer,
     api: httpx.Client,
     valid_event: Record,
     wrap: str,
@@ -74,7 +53,7 @@ def test_wrap_of_single_records(
 ) -> None:
     event = some_event(api)
     case = api.get("/cases", params={"per_page": 1}).json()[0]
-    sandbox.control.set_variants(wrap=wrap)
+    pinned_sandbox.control.set_variants(wrap=wrap)
     got_event = api.get(f"/events/{event['id']}").json()
     got_case = api.get(f"/cases/{case['id']}").json()
     posted = api.post("/events", json={"event": valid_event}).json()
@@ -89,8 +68,10 @@ def test_wrap_of_single_records(
 
 
 @pytest.mark.parametrize("wrap", ["event", "Event"])
-def test_collections_stay_bare_arrays(sandbox: SandboxServer, api: httpx.Client, wrap: str) -> None:
-    sandbox.control.set_variants(wrap=wrap)
+def test_collections_stay_bare_arrays(
+    pinned_sandbox: SandboxServer, api: httpx.Client, wrap: str
+) -> None:
+    pinned_sandbox.control.set_variants(wrap=wrap)
     events = api.get("/events", params={"per_page": 3}).json()
     assert isinstance(events, list) and "id" in events[0]
 
@@ -108,10 +89,10 @@ def test_collections_stay_bare_arrays(sandbox: SandboxServer, api: httpx.Client,
     ],
 )
 def test_timestamp_styles(
-    sandbox: SandboxServer, api: httpx.Client, style: str, pattern: str
+    pinned_sandbox: SandboxServer, api: httpx.Client, style: str, pattern: str
 ) -> None:
     documented = some_event(api, alert_sent_from="2000-01-01 00:00:00")
-    sandbox.control.set_variants(timestamps=style)
+    pinned_sandbox.control.set_variants(timestamps=style)
     event = api.get(f"/events/{documented['id']}").json()
     for key in ("start_at", "end_at", "alert_at", "alert_sent_at", "created_at", "updated_at"):
         assert re.fullmatch(pattern, event[key]), (key, event[key])
@@ -124,9 +105,9 @@ def test_timestamp_styles(
 # -- variant: fields -----------------------------------------------------------------------------
 
 
-def test_alternate_field_names(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_alternate_field_names(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     documented = some_event(api, calendar=2, case=some_event(api, calendar=2)["casefile_id"])
-    sandbox.control.set_variants(fields="alternate")
+    pinned_sandbox.control.set_variants(fields="alternate")
     event = api.get(f"/events/{documented['id']}").json()
     assert event["calendar"] == {"id": 2, "name": "Surveillance"}
     assert event["case_id"] == documented["casefile_id"]
@@ -144,11 +125,11 @@ def test_alternate_field_names(sandbox: SandboxServer, api: httpx.Client) -> Non
     assert {"created", "modified"} <= set(case) and "updated_at" not in case
 
 
-def test_nested_field_names(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_nested_field_names(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     with_case = some_event(api, calendar=2)
     without_case = some_event(api, calendar=14)  # office events have no case
     assert without_case["casefile_id"] is None
-    sandbox.control.set_variants(fields="nested")
+    pinned_sandbox.control.set_variants(fields="nested")
     event = api.get(f"/events/{with_case['id']}").json()
     assert event["calendar"] == 2
     assert event["Casefile"] == {"id": with_case["casefile_id"]}
@@ -162,12 +143,12 @@ def test_nested_field_names(sandbox: SandboxServer, api: httpx.Client) -> None:
     assert subject["Casefile"] == {"id": subject["Casefile"]["id"]} and "updated" in subject
 
 
-def test_unknown_switch_or_value_is_refused(sandbox: SandboxServer) -> None:
+def test_unknown_switch_or_value_is_refused(pinned_sandbox: SandboxServer) -> None:
     for switches in ({"wrap": "Casefile"}, {"colour": "blue"}):
         with pytest.raises(httpx.HTTPStatusError) as caught:
-            sandbox.control.set_variants(**switches)
+            pinned_sandbox.control.set_variants(**switches)
         assert caught.value.response.status_code == 400
-    assert sandbox.control.set_variants()["wrap"] == "bare"
+    assert pinned_sandbox.control.set_variants()["wrap"] == "bare"
 
 
 # -- variant: errors -----------------------------------------------------------------------------
@@ -175,9 +156,9 @@ def test_unknown_switch_or_value_is_refused(sandbox: SandboxServer) -> None:
 
 @pytest.mark.parametrize("style", ["message", "error", "errors", "text", "html"])
 def test_error_styles(
-    sandbox: SandboxServer, api: httpx.Client, valid_event: Record, style: str
+    pinned_sandbox: SandboxServer, api: httpx.Client, valid_event: Record, style: str
 ) -> None:
-    sandbox.control.set_variants(errors=style)
+    pinned_sandbox.control.set_variants(errors=style)
     missing = api.get("/events/987654")
     invalid = api.post("/events", json={"event": {**valid_event, "timezone": "Nowhere/Land"}})
     assert (missing.status_code, invalid.status_code) == (404, 422)
@@ -202,11 +183,11 @@ def test_error_styles(
 
 
 def test_error_style_applies_to_auth_and_rate_limit(
-    sandbox: SandboxServer, api: httpx.Client
+    pinned_sandbox: SandboxServer, api: httpx.Client
 ) -> None:
-    sandbox.control.set_variants(errors="error")
-    assert "error" in httpx.get(f"{sandbox.base_url}/events").json()
-    sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.set_variants(errors="error")
+    assert "error" in httpx.get(f"{pinned_sandbox.base_url}/events").json()
+    pinned_sandbox.control.set_rate_limit(0.5)
     api.get("/staff")
     assert api.get("/staff").json()["error"].startswith("Too Many Requests")
 
@@ -215,17 +196,19 @@ def test_error_style_applies_to_auth_and_rate_limit(
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
-def test_server_error_faults(sandbox: SandboxServer, api: httpx.Client, kind: str) -> None:
-    sandbox.control.inject_fault(kind)
+def test_server_error_faults(pinned_sandbox: SandboxServer, api: httpx.Client, kind: str) -> None:
+    pinned_sandbox.control.inject_fault(kind)
     failed = api.get("/events")
     assert failed.status_code == int(kind)
     assert failed.json()["message"]
     assert api.get("/events").status_code == 200  # one request only
 
 
-def test_server_error_fault_follows_error_style(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.set_variants(errors="text")
-    sandbox.control.inject_fault("503")
+def test_server_error_fault_follows_error_style(
+    pinned_sandbox: SandboxServer, api: httpx.Client
+) -> None:
+    pinned_sandbox.control.set_variants(errors="text")
+    pinned_sandbox.control.inject_fault("503")
     failed = api.get("/events")
     assert failed.status_code == 503
     assert failed.headers["Content-Type"].startswith("text/plain")
@@ -233,8 +216,10 @@ def test_server_error_fault_follows_error_style(sandbox: SandboxServer, api: htt
 
 
 @pytest.mark.parametrize("status", [None, 403, 200])
-def test_html_firewall_page(sandbox: SandboxServer, api: httpx.Client, status: int | None) -> None:
-    sandbox.control.inject_fault("html", status=status)
+def test_html_firewall_page(
+    pinned_sandbox: SandboxServer, api: httpx.Client, status: int | None
+) -> None:
+    pinned_sandbox.control.inject_fault("html", status=status)
     blocked = api.get("/events")
     assert blocked.status_code == (status or 403)
     assert blocked.headers["Content-Type"].startswith("text/html")
@@ -243,9 +228,9 @@ def test_html_firewall_page(sandbox: SandboxServer, api: httpx.Client, status: i
         blocked.json()
 
 
-def test_truncated_body(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_truncated_body(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     whole = api.get("/events", params={"per_page": 5}).content
-    sandbox.control.inject_fault("truncated")
+    pinned_sandbox.control.inject_fault("truncated")
     cut = api.get("/events", params={"per_page": 5})
     assert cut.status_code == 200
     assert cut.headers["Content-Type"] == "application/json"
@@ -254,82 +239,84 @@ def test_truncated_body(sandbox: SandboxServer, api: httpx.Client) -> None:
         cut.json()
 
 
-def test_empty_body(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("empty")
+def test_empty_body(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("empty")
     empty = api.get("/events")
     assert (empty.status_code, empty.content) == (200, b"")
 
 
-def test_delay_outlasts_a_client_timeout(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("delay", seconds=3)
+def test_delay_outlasts_a_client_timeout(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("delay", seconds=3)
     with pytest.raises(httpx.ReadTimeout):
         api.get("/staff", timeout=0.3)
     assert api.get("/staff").status_code == 200  # the next request is served at once
 
 
 def test_delayed_post_still_creates_the_event(
-    sandbox: SandboxServer, api: httpx.Client, valid_event: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, valid_event: Record
 ) -> None:
     """The dangerous case for an outbox: the client gave up, but the server did the work."""
-    sandbox.control.inject_fault("delay", seconds=3)
+    pinned_sandbox.control.inject_fault("delay", seconds=3)
     with pytest.raises(httpx.ReadTimeout):
         api.post("/events", json={"event": valid_event}, timeout=0.3)
     assert api.get("/events", params={"title": valid_event["title"]}).json()
 
 
-def test_short_delay_answers_normally(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("delay", seconds=0.01)
+def test_short_delay_answers_normally(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("delay", seconds=0.01)
     assert api.get("/staff").status_code == 200
-    assert sandbox.control.requests()["requests"][-1]["fault"] == "delay"
+    assert pinned_sandbox.control.requests()["requests"][-1]["fault"] == "delay"
 
 
-def test_disconnect(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("disconnect")
+def test_disconnect(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("disconnect")
     with pytest.raises(httpx.RemoteProtocolError):
         api.get("/events")
     assert api.get("/events").status_code == 200
-    assert sandbox.control.requests()["counts"]["by_status"]["disconnected"] == 1
+    assert pinned_sandbox.control.requests()["counts"]["by_status"]["disconnected"] == 1
 
 
-def test_fault_count_and_path_prefix(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("502", count=2, path_prefix="/cases")
+def test_fault_count_and_path_prefix(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("502", count=2, path_prefix="/cases")
     assert api.get("/events").status_code == 200
     assert api.get("/cases").status_code == 502
     assert api.get("/staff").status_code == 200
     assert api.get("/cases/1201").status_code == 502
     assert api.get("/cases").status_code == 200
-    assert sandbox.control.faults() == []
+    assert pinned_sandbox.control.faults() == []
 
 
-def test_fault_prefix_may_name_the_full_path(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("500", path_prefix="/api/v1/staff")
+def test_fault_prefix_may_name_the_full_path(
+    pinned_sandbox: SandboxServer, api: httpx.Client
+) -> None:
+    pinned_sandbox.control.inject_fault("500", path_prefix="/api/v1/staff")
     assert api.get("/events").status_code == 200
     assert api.get("/staff").status_code == 500
 
 
-def test_faults_queue_in_order(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.inject_fault("503")
-    sandbox.control.inject_fault("empty")
+def test_faults_queue_in_order(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.inject_fault("503")
+    pinned_sandbox.control.inject_fault("empty")
     assert [api.get("/staff").status_code for _ in range(3)] == [503, 200, 200]
-    assert sandbox.control.requests()["requests"][1]["fault"] == "empty"
+    assert pinned_sandbox.control.requests()["requests"][1]["fault"] == "empty"
 
 
 def test_front_faults_do_not_count_against_the_rate_limit(
-    sandbox: SandboxServer, api: httpx.Client
+    pinned_sandbox: SandboxServer, api: httpx.Client
 ) -> None:
-    sandbox.control.set_rate_limit(0.5)
-    sandbox.control.inject_fault("502")
+    pinned_sandbox.control.set_rate_limit(0.5)
+    pinned_sandbox.control.inject_fault("502")
     assert api.get("/staff").status_code == 502
     assert api.get("/staff").status_code == 200
 
 
 def test_faults_can_be_cleared_and_spare_the_harness(
-    sandbox: SandboxServer, api: httpx.Client
+    pinned_sandbox: SandboxServer, api: httpx.Client
 ) -> None:
-    sandbox.control.inject_fault("500", count=5)
-    assert sandbox.control.now()  # harness calls are never faulted
-    assert len(sandbox.control.faults()) == 1
-    sandbox.control.clear_faults()
+    pinned_sandbox.control.inject_fault("500", count=5)
+    assert pinned_sandbox.control.now()  # harness calls are never faulted
+    assert len(pinned_sandbox.control.faults()) == 1
+    pinned_sandbox.control.clear_faults()
     assert api.get("/events").status_code == 200
 
 
@@ -343,8 +330,8 @@ def test_faults_can_be_cleared_and_spare_the_harness(
         {"kind": "500", "when": "now"},
     ],
 )
-def test_bad_fault_requests_are_refused(sandbox: SandboxServer, fault: Record) -> None:
-    response = httpx.post(f"{sandbox.root_url}/_sandbox/faults", json=fault)
+def test_bad_fault_requests_are_refused(pinned_sandbox: SandboxServer, fault: Record) -> None:
+    response = httpx.post(f"{pinned_sandbox.root_url}/_sandbox/faults", json=fault)
     assert response.status_code == 400
     assert response.json()["message"]
 
@@ -352,8 +339,10 @@ def test_bad_fault_requests_are_refused(sandbox: SandboxServer, fault: Record) -
 # -- control API ---------------------------------------------------------------------------------
 
 
-def test_created_event_is_served_by_the_api(sandbox: SandboxServer, api: httpx.Client) -> None:
-    created = sandbox.control.create_event(
+def test_created_event_is_served_by_the_api(
+    pinned_sandbox: SandboxServer, api: httpx.Client
+) -> None:
+    created = pinned_sandbox.control.create_event(
         title="Harness event",
         calendar_id=3,
         start_at="2026-05-01T09:00:00Z",
@@ -364,15 +353,17 @@ def test_created_event_is_served_by_the_api(sandbox: SandboxServer, api: httpx.C
     assert created["id"] == some_event(api)["id"]
 
 
-def test_created_records_skip_validation(sandbox: SandboxServer, api: httpx.Client) -> None:
-    odd = sandbox.control.create_event(casefile_id=424242, timezone="Not/AZone", title="")
+def test_created_records_skip_validation(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    odd = pinned_sandbox.control.create_event(casefile_id=424242, timezone="Not/AZone", title="")
     assert api.get(f"/events/{odd['id']}").json()["timezone"] == "Not/AZone"
 
 
-def test_patch_moves_updated_at_to_server_now(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_patch_moves_updated_at_to_server_now(
+    pinned_sandbox: SandboxServer, api: httpx.Client
+) -> None:
     event = some_event(api, is_allday="false")
-    sandbox.control.set_clock(now="2031-06-01 08:00:00")
-    patched = sandbox.control.patch_event(event["id"], title="Renamed", users_list=[103])
+    pinned_sandbox.control.set_clock(now="2031-06-01 08:00:00")
+    patched = pinned_sandbox.control.patch_event(event["id"], title="Renamed", users_list=[103])
     served = api.get(f"/events/{event['id']}").json()
     assert served == patched
     assert (served["title"], served["users_list"]) == ("Renamed", [103])
@@ -382,25 +373,25 @@ def test_patch_moves_updated_at_to_server_now(sandbox: SandboxServer, api: httpx
     assert [e["id"] for e in changed] == [event["id"]]
 
 
-def test_patch_may_set_updated_at(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_patch_may_set_updated_at(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     event = some_event(api)
-    sandbox.control.patch_event(event["id"], updated_at="2020-01-01T00:00:00Z")
+    pinned_sandbox.control.patch_event(event["id"], updated_at="2020-01-01T00:00:00Z")
     assert api.get(f"/events/{event['id']}").json()["updated_at"] == "2020-01-01 00:00:00"
 
 
-def test_delete_removes_the_event(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_delete_removes_the_event(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     event = some_event(api)
     before = api.get("/events", params={"mode": "count"}).json()["record_count"]
-    sandbox.control.delete_event(event["id"])
+    pinned_sandbox.control.delete_event(event["id"])
     assert api.get(f"/events/{event['id']}").status_code == 404
     assert api.get("/events", params={"mode": "count"}).json()["record_count"] == before - 1
     assert api.get("/events", params={"id": event["id"]}).json() == []
 
 
 def test_next_id_follows_the_highest(
-    sandbox: SandboxServer, api: httpx.Client, valid_event: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, valid_event: Record
 ) -> None:
-    sandbox.control.create_event(id=90000, title="High id")
+    pinned_sandbox.control.create_event(id=90000, title="High id")
     assert api.post("/events", json={"event": valid_event}).json()["id"] == 90001
 
 
@@ -425,21 +416,23 @@ def test_next_id_follows_the_highest(
     ],
 )
 def test_other_records_via_control(
-    sandbox: SandboxServer, api: httpx.Client, kind: str, fields: Record, patch: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, kind: str, fields: Record, patch: Record
 ) -> None:
-    created = sandbox.control.create(kind, **fields)
+    created = pinned_sandbox.control.create(kind, **fields)
     assert api.get(f"/{kind}/{created['id']}").json() == created
-    sandbox.control.set_clock(now="2032-02-02 02:02:02")
-    patched = sandbox.control.patch(kind, created["id"], **patch)
+    pinned_sandbox.control.set_clock(now="2032-02-02 02:02:02")
+    patched = pinned_sandbox.control.patch(kind, created["id"], **patch)
     assert api.get(f"/{kind}/{created['id']}").json() == patched
     assert patched["updated_at"].startswith("2032-02-02 02:0")
     assert [key for key in patch if patched[key] != patch[key]] == []
-    sandbox.control.delete(kind, created["id"])
+    pinned_sandbox.control.delete(kind, created["id"])
     assert api.get(f"/{kind}/{created['id']}").status_code == 404
 
 
-def test_new_subject_is_found_by_name(sandbox: SandboxServer, api: httpx.Client) -> None:
-    created = sandbox.control.create("subjects", casefile_id=1201, first_name="Zyx", last_name="Q")
+def test_new_subject_is_found_by_name(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    created = pinned_sandbox.control.create(
+        "subjects", casefile_id=1201, first_name="Zyx", last_name="Q"
+    )
     assert api.get("/subjects", params={"name": "zyx q"}).json() == [created]
 
 
@@ -457,54 +450,54 @@ def test_new_subject_is_found_by_name(sandbox: SandboxServer, api: httpx.Client)
     ],
 )
 def test_control_refusals(
-    sandbox: SandboxServer, method: str, path: str, body: Any, status: int
+    pinned_sandbox: SandboxServer, method: str, path: str, body: Any, status: int
 ) -> None:
-    response = httpx.request(method, f"{sandbox.root_url}/_sandbox{path}", json=body)
+    response = httpx.request(method, f"{pinned_sandbox.root_url}/_sandbox{path}", json=body)
     assert response.status_code == status
     assert response.json()["message"]
 
 
-def test_duplicate_id_is_a_conflict(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_duplicate_id_is_a_conflict(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     with pytest.raises(httpx.HTTPStatusError) as caught:
-        sandbox.control.create_event(id=some_event(api)["id"])
+        pinned_sandbox.control.create_event(id=some_event(api)["id"])
     assert caught.value.response.status_code == 409
 
 
-def test_request_log(sandbox: SandboxServer, api: httpx.Client) -> None:
-    sandbox.control.clear_requests()
+def test_request_log(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
+    pinned_sandbox.control.clear_requests()
     api.get("/events", params={"per_page": 2, "title": "Café, 日本"})
     api.get("/events/987654")
-    log = sandbox.control.requests()
+    log = pinned_sandbox.control.requests()
     first, second = log["requests"]
     assert (first["method"], first["path"], first["status"]) == ("GET", "/api/v1/events", 200)
     assert httpx.QueryParams(first["query"])["title"] == "Café, 日本"
     assert (second["path"], second["status"]) == ("/api/v1/events/987654", 404)
     assert second["monotonic"] >= first["monotonic"]
     assert log["counts"] == {"total": 2, "rate_limited": 0, "by_status": {"200": 1, "404": 1}}
-    sandbox.control.clear_requests()
-    assert sandbox.control.requests()["counts"]["total"] == 0
+    pinned_sandbox.control.clear_requests()
+    assert pinned_sandbox.control.requests()["counts"]["total"] == 0
 
 
 def test_clock_offset_moves_new_stamps(
-    sandbox: SandboxServer, api: httpx.Client, valid_event: Record
+    pinned_sandbox: SandboxServer, api: httpx.Client, valid_event: Record
 ) -> None:
     before = api.post("/events", json={"event": valid_event}).json()["created_at"]
-    sandbox.control.set_clock(offset_seconds=10 * 365 * 86400)
+    pinned_sandbox.control.set_clock(offset_seconds=10 * 365 * 86400)
     after = api.post("/events", json={"event": valid_event}).json()["created_at"]
     assert int(after[:4]) - int(before[:4]) in (9, 10)
-    assert sandbox.control.set_clock(0)[:4] == before[:4]
+    assert pinned_sandbox.control.set_clock(0)[:4] == before[:4]
 
 
-def test_reset_restores_seed_and_switches(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_reset_restores_seed_and_switches(pinned_sandbox: SandboxServer, api: httpx.Client) -> None:
     seed = api.get("/events", params={"per_page": 100}).json()
-    sandbox.control.delete_event(seed[0]["id"])
-    sandbox.control.set_variants(wrap="Event", errors="html")
-    sandbox.control.set_rate_limit(0.001)
-    sandbox.control.inject_fault("500", count=10)
-    sandbox.control.reset()
+    pinned_sandbox.control.delete_event(seed[0]["id"])
+    pinned_sandbox.control.set_variants(wrap="Event", errors="html")
+    pinned_sandbox.control.set_rate_limit(0.001)
+    pinned_sandbox.control.inject_fault("500", count=10)
+    pinned_sandbox.control.reset()
     assert api.get("/events", params={"per_page": 100}).json() == seed
     assert api.get("/staff").status_code == 200  # no fault, no limit
-    assert sandbox.control.set_variants() == {
+    assert pinned_sandbox.control.set_variants() == {
         "wrap": "bare",
         "timestamps": "space",
         "fields": "documented",
@@ -513,8 +506,8 @@ def test_reset_restores_seed_and_switches(sandbox: SandboxServer, api: httpx.Cli
     }
 
 
-def test_calendar_names(sandbox: SandboxServer) -> None:
-    names = sandbox.control.calendars()
+def test_calendar_names(pinned_sandbox: SandboxServer) -> None:
+    names = pinned_sandbox.control.calendars()
     assert names[2] == "Surveillance" and len(names) == 6
 
 
@@ -522,7 +515,9 @@ def test_calendar_names(sandbox: SandboxServer) -> None:
 
 
 def test_server_attributes_and_stop() -> None:
-    running = SandboxServer(SandboxOptions(events=0, username="sam", token="t0k", anchor=ANCHOR))
+    running = SandboxServer(
+        SandboxOptions(events=0, username="sam", token="t0k", anchor=PINNED_ANCHOR)
+    )
     assert running.base_url == f"http://127.0.0.1:{running.port}/api/v1"
     assert running.root_url == f"http://127.0.0.1:{running.port}"
     assert running.basic_auth == ("sam/token", "t0k")
