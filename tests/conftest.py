@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -58,6 +59,25 @@ def api(pinned_sandbox: SandboxServer) -> Iterator[httpx.Client]:
     auth = pinned_sandbox.basic_auth
     with httpx.Client(base_url=pinned_sandbox.base_url, auth=auth, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def env(sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Command-line settings pointing at the sandbox and a fresh SQLite file, in the environment.
+
+    The working directory moves to tmp_path, so no .env from the repo is read.
+    """
+    monkeypatch.chdir(tmp_path)
+    values = {
+        "TRACKOPS_BASE_URL": sandbox.base_url,
+        "TRACKOPS_USERNAME": sandbox.options.username,
+        "TRACKOPS_API_TOKEN": sandbox.options.token,
+        "TRACKOPS_RATE_LIMIT": "200",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
 
 
 def make_client(server: SandboxServer, **overrides: object) -> TrackopsClient:

@@ -10,29 +10,12 @@ import time
 from pathlib import Path
 
 import click
-import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def env(sandbox, tmp_path, monkeypatch):
-    """Settings pointing at the sandbox and a fresh SQLite file; no .env from the repo."""
-    monkeypatch.chdir(tmp_path)
-    values = {
-        "TRACKOPS_BASE_URL": sandbox.base_url,
-        "TRACKOPS_USERNAME": sandbox.options.username,
-        "TRACKOPS_API_TOKEN": sandbox.options.token,
-        "TRACKOPS_RATE_LIMIT": "200",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
 
 
 def run(*args: str) -> click.testing.Result:

@@ -28,19 +28,10 @@ GAP = "Spring-forward shift,2,1201,2026-03-08,02:30,04:00,America/Denver,"
 
 
 @pytest.fixture
-def env(sandbox, tmp_path, monkeypatch):
-    """Settings pointing at the sandbox and a fresh SQLite file, mirrored once; no repo .env."""
-    monkeypatch.chdir(tmp_path)
-    values = {
-        "TRACKOPS_BASE_URL": sandbox.base_url,
-        "TRACKOPS_USERNAME": sandbox.options.username,
-        "TRACKOPS_API_TOKEN": sandbox.options.token,
-        "TRACKOPS_RATE_LIMIT": "200",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
-        "BRIDGE_DEFAULT_TIMEZONE": "America/Denver",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+def env(env, sandbox, monkeypatch):
+    """The shared command-line settings with a default zone, migrated and mirrored once."""
+    values = {**env, "BRIDGE_DEFAULT_TIMEZONE": "America/Denver"}
+    monkeypatch.setenv("BRIDGE_DEFAULT_TIMEZONE", values["BRIDGE_DEFAULT_TIMEZONE"])
     assert run("migrate").exit_code == 0
     assert run("poll", "--once").exit_code == 0
     sandbox.control.clear_requests()
