@@ -6,7 +6,6 @@ import gzip
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
@@ -28,25 +27,11 @@ from bridge.web import app_context_of, create_app, create_app_from_env
 from bridge.web.auth import is_local_path
 from bridge.web.clients import client_family
 from bridge.web.feeds import BoundedCache, FetchLog, feed_path, feed_url, load_render
+from tests.web_support import PASSWORD, PUBLIC_URL, SECRET_KEY, csrf_token, log_in, make_settings
 
-PASSWORD = "correct horse battery"
-SECRET_KEY = "k" * 24 + "-secret-key-for-tests-only"
-PUBLIC_URL = "https://calendar.example-investigations.com"
 GOOGLE_UA = "Google-Calendar-Importer"
 NOW = datetime.now(UTC).replace(microsecond=0)
 UPDATED = NOW - timedelta(days=3)
-
-
-def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "admin_password": PASSWORD,
-        "secret_key": SECRET_KEY,
-        "public_url": PUBLIC_URL,
-        "trackops_subdomain": "acme",
-        "feed_past_days": 30,
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def surveillance(event_id: int = 101, title: str = "Surveillance, Main St; day 1") -> Event:
@@ -91,39 +76,8 @@ def store_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Store]:
-    """A second handle on the same database, as the worker would hold."""
-    with open_store(store_url) as handle:
-        yield handle
-
-
-@pytest.fixture
-def app(store_url: str) -> Iterator[Flask]:
-    application = create_app(make_settings(), store_url=store_url)
-    yield application
-    app_context_of(application).store.close()
-
-
-@pytest.fixture
-def web(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def admin(web: FlaskClient) -> FlaskClient:
-    log_in(web)
-    return web
-
-
-def csrf_token(web: FlaskClient) -> str:
-    page = web.get("/login", follow_redirects=True).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page carries a CSRF token"
-    return found.group(1)
-
-
-def log_in(web: FlaskClient, password: str = PASSWORD, **extra: str):
-    return web.post("/login", data={"password": password, "csrf_token": csrf_token(web), **extra})
+def web_settings() -> Settings:
+    return make_settings(feed_past_days=30)
 
 
 def feed_of(db: Store, kind: FeedKind, target_id: int | None = None) -> Feed:
@@ -392,13 +346,17 @@ def test_a_served_render_is_kept_in_memory_until_the_feed_changes(
 
 
 def test_another_process_serves_the_stored_render_without_rendering(
-    web: FlaskClient, db: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
+    web: FlaskClient,
+    db: Store,
+    store_url: str,
+    web_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     feed = feed_of(db, FeedKind.STAFF, 7)
     first = web.get(path_of(feed))
     monkeypatch.setattr(bridge.web.feeds, "render_feed", None)  # any render would now fail
     # Another web process: it shares the database, not this process's memory.
-    other = create_app(make_settings(), store_url=store_url)
+    other = create_app(web_settings, store_url=store_url)
     other_store = app_context_of(other).store
     real_get = other_store.get_feed_render
     blob_reads: list[int] = []

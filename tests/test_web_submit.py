@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -24,26 +23,13 @@ from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
 from bridge.web.feeds import feed_path
 from bridge.web.submit import MAX_REQUEST_BYTES
+from tests.web_support import csrf_token, hidden, hidden_value, log_in, make_settings
 
-PASSWORD = "correct horse battery"
-SECRET_KEY = "s" * 24 + "-secret-key-for-tests-only"
 UPDATED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SURVEILLANCE, COURT = 3, 4  # calendar ids; Surveillance is in Denver, Court has no zone
 DOE_CASE, SMITH_CASE = 11, 12
 JOHN_DOE, JANE_SMITH = 21, 22
 ANN, BO = 7, 8
-
-
-def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "admin_password": PASSWORD,
-        "secret_key": SECRET_KEY,
-        "public_url": "https://calendar.example-investigations.com",
-        "trackops_subdomain": "acme",
-        "default_timezone": "America/Chicago",
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def seen_event(event_id: int, calendar_id: int) -> Event:
@@ -85,35 +71,8 @@ def store_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Store]:
-    """A second handle on the same database, as the worker would hold."""
-    with open_store(store_url) as handle:
-        yield handle
-
-
-@pytest.fixture
-def app(store_url: str) -> Iterator[Flask]:
-    application = create_app(make_settings(), store_url=store_url)
-    yield application
-    app_context_of(application).store.close()
-
-
-@pytest.fixture
-def admin(app: Flask) -> FlaskClient:
-    web = app.test_client()
-    response = web.post("/login", data={"password": PASSWORD, "csrf_token": csrf_token(web)})
-    assert response.status_code == 302
-    return web
-
-
-def csrf_token(web: FlaskClient, path: str = "/login") -> str:
-    return hidden(web.get(path, follow_redirects=True), "csrf_token")
-
-
-def hidden(response: TestResponse, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', response.get_data(as_text=True))
-    assert found, f"the page has a hidden {name}"
-    return found.group(1)
+def web_settings() -> Settings:
+    return make_settings(default_timezone="America/Chicago")
 
 
 def field_error(page: str, name: str) -> str:
@@ -173,12 +132,6 @@ def test_form_page_offers_the_mirror_s_names(admin: FlaskClient) -> None:
     assert re.search(r'name="submission_id" value="[\w-]{16,}"', page)
     other = admin.get("/admin/events/new").get_data(as_text=True)
     assert hidden_value(page, "submission_id") != hidden_value(other, "submission_id")
-
-
-def hidden_value(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found
-    return found.group(1)
 
 
 def test_form_queues_one_event_in_utc_with_the_calendar_s_zone(
@@ -708,7 +661,9 @@ def test_every_submit_post_needs_the_csrf_token(admin: FlaskClient, db: Store) -
 # -- the whole path ------------------------------------------------------------------------
 
 
-def test_upload_to_outbox_to_trackops_to_mirror_to_feed(sandbox, client, tmp_path) -> None:
+def test_upload_to_outbox_to_trackops_to_mirror_to_feed(
+    sandbox, client, tmp_path, web_settings: Settings
+) -> None:
     url = f"sqlite:///{tmp_path / 'bridge.db'}"
     with open_store(url) as store:
         store.migrate()
@@ -716,10 +671,10 @@ def test_upload_to_outbox_to_trackops_to_mirror_to_feed(sandbox, client, tmp_pat
         case = next(c for c in store.list_cases() if c.case_number)
         person = store.list_staff()[0]
         calendar = store.list_calendars()[0]
-        app = create_app(make_settings(), store_url=url)
+        app = create_app(web_settings, store_url=url)
         try:
             web = app.test_client()
-            web.post("/login", data={"password": PASSWORD, "csrf_token": csrf_token(web)})
+            log_in(web)
             day = (datetime.now(UTC) + timedelta(days=10)).date()
             title = "Bridge end-to-end: surveillance"
             data = (
