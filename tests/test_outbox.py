@@ -62,6 +62,16 @@ def posts(sandbox) -> list[dict]:
     return [r for r in sandbox.control.requests()["requests"] if r["method"] == "POST"]
 
 
+def hourly_worker(client, store: Store) -> Worker:
+    """A worker that polls hourly and sends the outbox through the same client."""
+    return Worker(
+        Syncer(client, store, SyncOptions()),
+        store,
+        poll_interval=3600,
+        outbox=OutboxSender(client, store),
+    )
+
+
 SHIFTS = csv_of(
     "Surveillance - Doe,2,1201,2026-12-01,07:00,15:00,,106;107",
     "Spring-forward shift,2,1201,2026-03-08,02:30,04:00,,",
@@ -265,12 +275,7 @@ def test_only_one_process_sends_at_a_time(sandbox, client, mirrored: Store):
 
 def test_the_worker_sends_before_it_polls(sandbox, client, mirrored: Store):
     batch_id = queue_file(mirrored, csv_of("By the worker,2,1201,2026-12-11,08:00,09:00,,"))
-    worker = Worker(
-        Syncer(client, mirrored, SyncOptions()),
-        mirrored,
-        poll_interval=3600,
-        outbox=OutboxSender(client, mirrored),
-    )
+    worker = hourly_worker(client, mirrored)
     sandbox.control.clear_requests()
     worker.run_once()
     methods = [(r["method"], r["path"]) for r in sandbox.control.requests()["requests"]]
@@ -283,12 +288,7 @@ def test_a_send_failure_does_not_stop_the_poll(sandbox, client, mirrored: Store,
     batch_id = queue_file(mirrored, csv_of("Unlucky,2,1201,2026-12-12,08:00,09:00,,"))
     sandbox.control.inject_fault("503", path_prefix="/events")  # the POST gets it
     before = mirrored.get_sync_state().last_success_at
-    worker = Worker(
-        Syncer(client, mirrored, SyncOptions()),
-        mirrored,
-        poll_interval=3600,
-        outbox=OutboxSender(client, mirrored),
-    )
+    worker = hourly_worker(client, mirrored)
     worker.run_once()
     assert mirrored.batch_progress(batch_id).items[0].state == "unknown"
     after = mirrored.get_sync_state().last_success_at
@@ -313,12 +313,7 @@ def test_the_worker_keeps_going_without_a_wait_while_a_batch_is_left(
         mirrored,
         csv_of("One,2,1201,2026-12-13,08:00,09:00,,", "Two,2,1201,2026-12-13,10:00,11:00,,"),
     )
-    worker = Worker(
-        Syncer(client, mirrored, SyncOptions()),
-        mirrored,
-        poll_interval=3600,
-        outbox=OutboxSender(client, mirrored),
-    )
+    worker = hourly_worker(client, mirrored)
     waits: list[float] = []
     worker.sleep = waits.append
     worker.run(max_passes=3)
@@ -328,12 +323,7 @@ def test_the_worker_keeps_going_without_a_wait_while_a_batch_is_left(
 
 
 def test_a_waiting_worker_starts_early_when_events_are_queued(sandbox, client, mirrored: Store):
-    worker = Worker(
-        Syncer(client, mirrored, SyncOptions()),
-        mirrored,
-        poll_interval=3600,
-        outbox=OutboxSender(client, mirrored),
-    )
+    worker = hourly_worker(client, mirrored)
     worker.run_once()
     waits: list[float] = []
 
