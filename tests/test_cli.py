@@ -144,3 +144,34 @@ def test_the_worker_stops_cleanly_on_sigterm(sandbox, env):
     output, _ = process.communicate(timeout=10)
     assert process.returncode == 0, output.decode()
     assert b"Traceback" not in output
+
+
+def test_feeds_json_lists_every_feed_and_rotate_replaces_the_url(env):
+    import json
+
+    run("migrate")
+    run("poll", "--once")
+    feeds = json.loads(run("feeds", "--json").output)
+    assert {"kind", "id", "name", "privacy", "url"} <= set(feeds[0])
+    assert {f["kind"] for f in feeds} == {"all", "calendar", "staff"}
+    first = feeds[0]
+    old_token = first["url"].split("/feeds/")[1].split("/")[0]
+    result = run("feeds", "rotate", str(first["id"]))
+    assert result.exit_code == 0
+    new_url = result.output.strip().splitlines()[-1]
+    assert new_url != first["url"] and new_url.endswith(".ics")
+    with open_store(env["DATABASE_URL"]) as store:
+        assert store.find_feed_and_version(old_token) is None
+    assert len(first["url"]) < 256  # Google's subscribe field fails silently above that
+
+
+def test_calendars_can_be_named_and_given_a_zone(env):
+    run("migrate")
+    run("poll", "--once")
+    assert "Calendar 2" in run("calendars").output
+    assert "is now 'Surveillance'" in run("calendars", "rename", "2", "Surveillance").output
+    assert "America/New_York" in run("calendars", "timezone", "2", "Eastern Standard Time").output
+    bad = CliRunner().invoke(main, ["calendars", "timezone", "2", "America/New_Yrok"])
+    assert bad.exit_code != 0 and "America/New_York" in bad.output  # a suggestion, not a trace
+    listing = run("calendars").output
+    assert "Surveillance" in listing and "America/New_York" in listing
