@@ -320,6 +320,7 @@ def _expand(
     number: int,
 ) -> list[EntryFields]:
     """Every occurrence of a repeating event up to reader.expand_until, as entries."""
+    _refuse_broken_repeats(master)
     rules = b", ".join(rule.to_ical() for rule in master.rrules).decode() or "RDATE"
     if reader.expand_until is None:
         raise _Refused(
@@ -368,6 +369,23 @@ def _expand(
             e.start_time,
         ),
     )
+
+
+def _refuse_broken_repeats(event: icalendar.Event) -> None:
+    """Refuse an RRULE, RDATE or EXDATE that icalendar kept as unparsed text.
+
+    Read as if valid, such a value fails deep inside icalendar with a message about its own
+    attributes; this names the property and what was wrong with it instead.
+    """
+    for name in ("RRULE", "RDATE", "EXDATE"):
+        values = event.get(name)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, icalendar.vBroken):
+                raise _Refused(
+                    "recurrence",
+                    f"has {name}:{value}, which cannot be read ({value.parse_error}): "
+                    f"correct it, or remove the {name} line",
+                )
 
 
 def _occurrences(
