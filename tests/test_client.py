@@ -265,10 +265,15 @@ def test_count_uses_mode_count(sandbox, client):
 
 def test_unreadable_records_are_reported_beside_the_good_ones(sandbox, client):
     isolate_calendar(sandbox, 779, 3)
+    bad = new_event(sandbox, calendar_id=779, title="Unreadable")
+    # Staff "ids" that are not numbers: a shape the bridge cannot read.
+    sandbox.state.tables.of("events").rows[bad["id"]].users_list = ["Sam Spade"]
     sandbox.control.set_variants(timestamps="iso_z")
-    pages = list(client.iter_event_pages(calendar=779))
-    assert len(pages[0].records) == 3
-    assert pages[0].problems == []
+    (page,) = list(client.iter_event_pages(calendar=779))
+    assert len(page.records) == 3 and bad["id"] not in {e.event_id for e in page.records}
+    assert [p.record_id for p in page.problems] == [bad["id"]]
+    assert "users_list" in page.problems[0].keys
+    assert page.size == 4
 
 
 # -- every variant of the unknowns -------------------------------------------------------------
