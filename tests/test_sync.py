@@ -97,15 +97,30 @@ def test_deletions_are_found_by_reconcile_and_logged(sandbox, store, syncer, cap
 def test_an_incomplete_listing_deletes_nothing(sandbox, store, syncer):
     syncer.poll()
     live_before = store.live_event_ids(ending_after=far_past())
-    sandbox.control.delete_event(next(iter(live_before)))
-    sandbox.control.inject_fault("truncated", count=1, path_prefix="/api/v1/events")
+    sandbox.control.delete_event(next(iter(store.live_event_ids(ending_after=datetime.now(UTC)))))
+    # The window listing's first page arrives intact; its second is cut short.
+    original = syncer.client.iter_event_pages
+    window_pages = []
+
+    def fail_after_first_window_page(**filters):
+        for number, page in enumerate(original(**filters), start=1):
+            yield page
+            if "end_from" in filters:
+                window_pages.append(page)
+                if number == 1:
+                    sandbox.control.inject_fault("truncated", count=1, path_prefix="/api/v1/events")
+
+    syncer.client = WithPages(syncer.client, fail_after_first_window_page)
     syncer_state_before = store.get_sync_state()
     with pytest.raises(UnexpectedResponseError):
         syncer.poll(reconcile=True)
+    assert len(window_pages) == 1  # the fault struck the window listing, not the poll before it
     assert store.live_event_ids(ending_after=far_past()) == live_before
     state = store.get_sync_state()
     assert state.events_cursor == syncer_state_before.events_cursor
     assert "not JSON" in state.last_error
+    syncer.client = syncer.client.real
+    assert syncer.poll(reconcile=True).deleted == 1  # the deletion was there to be found
 
 
 def test_a_mass_deletion_is_confirmed_by_a_second_listing(sandbox, store, syncer, caplog):
