@@ -118,6 +118,16 @@ def test_unreadable_record_names_its_id_and_keys():
     assert "event 9" in str(caught.value)
 
 
+def test_an_unreadable_record_with_a_string_id_is_reported_by_its_number():
+    # Reconcile keeps an unreadable record only by an int id; "9" must not read as absent.
+    with pytest.raises(RecordError) as caught:
+        read_event({"id": "9", "title": "no times"})
+    assert caught.value.record_id == 9
+    with pytest.raises(RecordError) as caught:
+        read_event({"id": "n/a", "title": "no times"})
+    assert caught.value.record_id == "n/a"
+
+
 def test_a_record_that_is_not_an_object_is_an_error_not_a_crash():
     with pytest.raises(RecordError):
         read_event(["not", "an", "object"])
