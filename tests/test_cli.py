@@ -40,11 +40,15 @@ def test_every_command_has_help_and_is_in_the_readme():
         assert result.exit_code == 0
 
 
-def test_check_reports_auth_and_how_an_event_is_read(env):
+def test_check_reports_auth_and_how_an_event_is_read(sandbox, env):
+    sandbox.control.clear_requests()
     result = run("check")
     assert result.exit_code == 0, result.output
     assert "Authentication: OK" in result.output
     assert "start_at" in result.output and "-> start_at" in result.output
+    assert "Read as: " in result.output and "UTC to " in result.output
+    paths = [r["path"] for r in sandbox.control.requests()["requests"]]
+    assert len([p for p in paths if p.startswith("/api/v1/events/")]) == 1  # fetched once
     assert env["TRACKOPS_API_TOKEN"] not in result.output
 
 

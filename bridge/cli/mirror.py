@@ -19,9 +19,10 @@ from bridge.cli.app import (
     sync_options,
 )
 from bridge.config import load_settings, settings_schema
+from bridge.errors import BridgeError
 from bridge.store import open_store
 from bridge.sync import PollResult, Syncer
-from bridge.trackops.records import describe_event_keys, missing_event_fields
+from bridge.trackops.records import describe_event_keys, missing_event_fields, read_event
 
 
 @main.command()
@@ -50,14 +51,21 @@ def check() -> None:
             click.echo("No events to inspect yet.")
             return
         event_id = first.records[0].event_id if first.records else first.problems[0].record_id
-        raw = client.get_raw_event(int(str(event_id)))
+        if not isinstance(event_id, int):
+            problem = first.problems[0]
+            raise BridgeError(
+                f"the first event listed has no id the bridge can read: {problem} "
+                f"(keys: {', '.join(problem.keys)})",
+                advice="send this message to the bridge's maintainers; it names no secret",
+            )
+        raw = client.get_raw_event(event_id)
         click.echo(f"\nEvent {event_id}, as Trackops sends it -> as the bridge reads it:")
         for key, field in describe_event_keys(raw):
             click.echo(f"  {key:<20} -> {field}")
         missing = [f for f in missing_event_fields(raw) if f not in OPTIONAL_CHECK_FIELDS]
         if missing:
             click.echo(f"\nNot found in this record: {', '.join(missing)}")
-        event = client.get_event(int(str(event_id)))
+        event = read_event(raw)  # the record just fetched: no second request at 1 request/s
         click.echo(
             f"\nRead as: {event.title!r}, {event.start_at:%Y-%m-%d %H:%M} UTC to "
             f"{event.end_at:%Y-%m-%d %H:%M} UTC, zone {event.timezone or '(none)'}, "
