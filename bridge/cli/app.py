@@ -142,6 +142,3 @@ def build_worker(settings: Settings, store: Store, stop_event: threading.Event) 
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
-
-
-# -- creating events ---------------------------------------------------------------------------

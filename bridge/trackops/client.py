@@ -68,7 +68,6 @@ class RequestStats:
 class Page(Generic[T]):
     """One page of a collection: the records read, and the ones that could not be."""
 
-    number: int
     records: list[T]
     problems: list[RecordError]
     size: int  # records Trackops sent, readable or not
@@ -83,8 +82,8 @@ class Count:
 class TrackopsClient:
     """A polite client for one Trackops account.
 
-    `transport` lets tests mount an app in-process (httpx.WSGITransport); `sleep` and `clock`
-    are injectable so retry paths can be tested without waiting.
+    `transport` lets tests mount an app in-process (httpx.WSGITransport); `sleep` is injectable
+    so retry paths can be tested without waiting, and so a worker's stop request ends a wait.
     """
 
     def __init__(
@@ -194,7 +193,7 @@ class TrackopsClient:
                     good.append(read(row))
                 except RecordError as problem:
                     problems.append(problem)
-            yield Page(number, good, problems, len(rows))
+            yield Page(good, problems, len(rows))
             if len(rows) < PER_PAGE:
                 return
             previous_ids = ids
