@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 from bridge.errors import BridgeError, RecordError
 from bridge.models import Case, Event, Privacy, Staff, Subject
 from bridge.store import EventDigest, Store, SyncState, content_hash
-from bridge.trackops.client import Count, Page, RequestStats
+from bridge.trackops.client import PER_PAGE, Count, Page, RequestStats
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ class Syncer:
             ids.extend(e.event_id for e in page.records)
             ids.extend(p.record_id for p in page.problems if isinstance(p.record_id, int))
             chunk.extend(page.records)
-            if len(chunk) >= PAGES_PER_CHUNK * 100:
+            if len(chunk) >= PAGES_PER_CHUNK * PER_PAGE:
                 self._write(chunk, result)
                 chunk = []
         self._write(chunk, result)
