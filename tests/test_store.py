@@ -584,6 +584,17 @@ class TestStoreContract:
         assert store.count_login_failures("203.0.113.9", SYNC_AT) == 0
         assert store.count_login_failures("198.51.100.1", SYNC_AT) == 1
 
+    def test_old_login_failures_are_pruned(self, store: Store) -> None:
+        long_ago = SYNC_AT - timedelta(days=2)
+        store.record_login_failure("192.0.2.7", SYNC_AT - timedelta(hours=23))
+        store.record_login_failure("192.0.2.7", long_ago)  # a late writer prunes nothing newer
+        assert store.count_login_failures("192.0.2.7", long_ago) == 2
+
+        # Any client's failure prunes every client's failures older than a day, not newer ones.
+        store.record_login_failure("198.51.100.1", SYNC_AT)
+        assert store.count_login_failures("192.0.2.7", long_ago) == 1
+        assert store.count_login_failures("198.51.100.1", long_ago) == 1
+
     def test_datetimes_come_back_aware_utc(self, store: Store) -> None:
         chicago = timezone(timedelta(hours=-6))
         start = datetime(2030, 3, 1, 8, 0, tzinfo=chicago)

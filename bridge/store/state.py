@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -12,6 +12,8 @@ from bridge.store.sql import insert_or_merge
 from bridge.store.tables import login_failures, sync_state
 
 _STATE_FIELDS = tuple(f.name for f in dataclasses.fields(SyncState))
+# Far longer than any throttle window: older failures can never count again, so they go.
+LOGIN_FAILURE_RETENTION = timedelta(days=1)
 
 
 def select_sync_state(conn: Connection) -> SyncState:
@@ -29,6 +31,9 @@ def put_sync_state(conn: Connection, state: SyncState) -> None:
 
 
 def record_login_failure(conn: Connection, client_key: str, at: datetime) -> None:
+    """Log a failure, pruning every client's failures past the retention, so that
+    failures from many addresses (a scan that never logs in) cannot pile up."""
+    conn.execute(delete(login_failures).where(login_failures.c.at < at - LOGIN_FAILURE_RETENTION))
     conn.execute(login_failures.insert().values(client_key=client_key, at=at))
 
 

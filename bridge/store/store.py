@@ -269,6 +269,7 @@ class Store:
     # -- admin login throttle --------------------------------------------------------------
 
     def record_login_failure(self, client_key: str, at: datetime) -> None:
+        """Log a failed login; failures older than a day (any client's) are pruned here."""
         with self._transaction(write=True) as conn:
             state_rows.record_login_failure(conn, client_key, at)
 
