@@ -338,6 +338,10 @@ def _duration_words(span: timedelta) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _default_end_note(options: EntryOptions) -> str:
+    return f"no end time given: the event lasts {_duration_words(options.default_duration)}"
+
+
 def resolve_when(fields: EntryFields, zone: str | None, options: EntryOptions) -> _When | None:
     """Start, end and all-day from the date/time fields (or the source's exact instants).
 
@@ -446,9 +450,7 @@ def _timed(
         raise _Several(problems)
     if end_at is None:
         end_at = start_at + options.default_duration
-        notes.append(
-            f"no end time given: the event lasts {_duration_words(options.default_duration)}"
-        )
+        notes.append(_default_end_note(options))
     elif end_at <= start_at:
         raise Invalid(
             "end_time",
@@ -484,8 +486,7 @@ def _when_from_instants(
     start_at = start_instant.astimezone(UTC)
     if end_instant is None:
         end_at = start_at + options.default_duration
-        note = f"no end time given: the event lasts {_duration_words(options.default_duration)}"
-        return _When(start_at, end_at, is_allday=False, notes=(note,))
+        return _When(start_at, end_at, is_allday=False, notes=(_default_end_note(options),))
     end_at = end_instant.astimezone(UTC)
     if end_at <= start_at:
         raise Invalid(
