@@ -201,7 +201,10 @@ def test_repeated_time_is_an_error_when_the_rule_says_so() -> None:
 
 
 def test_default_repeated_time_rule_is_the_first_occurrence() -> None:
-    assert EntryOptions().repeated_time == "first"
+    options = EntryOptions(default_timezone="America/New_York")
+    assert options.repeated_time == "first"
+    draft = draft_of(entry(start_date="2026-11-01", start_time="01:30", end_time=""), options)
+    assert draft.start_at == utc(2026, 11, 1, 5, 30)  # 01:30 EDT, before the clocks go back
 
 
 # --- zones: half-hour offsets, Windows names, aliases, precedence -----------------------------
