@@ -191,18 +191,20 @@ def serve_feed(token: str, name: str) -> Response:
     # A render stays good while the feed's version and window hold (see load_render).
     render = memory.renders.get(feed.feed_id)
     if render is None or render.version != version or render.window_key != window_key:
-        render = load_render(store, feed, settings, now)
+        render = load_render(store, feed, version, settings, now)
         memory.renders.put(feed.feed_id, render, len(render.body))
     return _feed_response(render, feed)
 
 
-def load_render(store: Store, feed: Feed, settings: Settings, now: datetime) -> FeedRender:
-    """The feed's bytes: the cached render while its version and window hold, else a new one.
+def load_render(
+    store: Store, feed: Feed, version: int, settings: Settings, now: datetime
+) -> FeedRender:
+    """The feed's bytes: the cached render while ``version`` and the window hold, else a new one.
 
-    The version is read before the events, so a change landing in between leaves a render
-    tagged with the older version, which the next fetch replaces: never the reverse.
+    ``version`` is the feed's, read before this call reads the events, so a change landing in
+    between leaves a render tagged with the older version, which the next fetch replaces: never
+    the reverse.
     """
-    version = store.feed_version(feed.feed_id)
     window_key = _window_key(settings, now)
     cached = store.get_feed_render(feed.feed_id)
     if cached is not None and cached.version == version and cached.window_key == window_key:
