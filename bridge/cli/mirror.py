@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -114,12 +115,8 @@ def sandbox(host: str, port: int, events: int, rate_limit: float, seed: int) -> 
     settings = load_settings()
     options = SandboxOptions(events=events, rate_limit=rate_limit or None, seed=seed)
     if settings.trackops_username and settings.trackops_api_token:
-        options = SandboxOptions(
-            username=settings.trackops_username,
-            token=settings.trackops_api_token,
-            events=events,
-            rate_limit=rate_limit or None,
-            seed=seed,
+        options = replace(
+            options, username=settings.trackops_username, token=settings.trackops_api_token
         )
     serve_forever(host, port, options)
 
