@@ -335,6 +335,12 @@ def _check_urls(settings: Settings) -> None:
     base = settings.api_base_url
     if base:
         parts = urlsplit(base)
+        if parts.username or parts.password:
+            # Never echo it: the URL itself carries a secret.
+            raise ConfigError(
+                "TRACKOPS_BASE_URL: expected a URL without a user or password in it; put the "
+                "login in TRACKOPS_USERNAME and the token in TRACKOPS_API_TOKEN"
+            )
         if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
             raise ConfigError(
                 f"TRACKOPS_BASE_URL: expected an https:// URL (Trackops is SSL-only; plain "

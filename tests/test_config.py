@@ -67,6 +67,13 @@ def test_plain_http_is_refused_except_for_loopback():
         assert load(TRACKOPS_BASE_URL=f"http://{host}/api/v1").api_base_url
 
 
+def test_a_base_url_carrying_credentials_is_refused_without_echoing_them():
+    with pytest.raises(ConfigError) as caught:
+        load(TRACKOPS_BASE_URL="https://sam:s3cret-tok@proxy.example/api/v1")
+    assert "TRACKOPS_API_TOKEN" in str(caught.value)
+    assert "s3cret-tok" not in str(caught.value)
+
+
 def test_secrets_never_appear_in_errors_or_repr():
     with pytest.raises(ConfigError) as caught:
         load(DATABASE_URL="mysql://user:hunter22@db/x")
