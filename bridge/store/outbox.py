@@ -24,7 +24,7 @@ from bridge.models import Event
 from bridge.store.errors import NotFound, StoreError
 from bridge.store.events import apply_event_changes
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
-from bridge.store.tables import batches, outbox_items, sync_state, uploads
+from bridge.store.tables import batches, outbox_items, uploads
 
 PENDING, SENDING, UNKNOWN, SENT, FAILED = "pending", "sending", "unknown", "sent", "failed"
 ITEM_STATES = (PENDING, SENDING, UNKNOWN, SENT, FAILED)
@@ -387,25 +387,6 @@ def count_items(conn: Connection, states: Collection[str], batch_id: int | None)
     if batch_id is not None:
         query = query.where(outbox_items.c.batch_id == batch_id)
     return int(conn.execute(query).scalar_one())
-
-
-def record_sync_error(conn: Connection, message: str, at: datetime) -> None:
-    """Set the sync state's last error alone, leaving the poller's cursors as they are."""
-    updated = conn.execute(
-        update(sync_state).where(sync_state.c.id == 1).values(last_error=message, last_error_at=at)
-    )
-    if updated.rowcount == 0:
-        conn.execute(
-            insert(sync_state).values(
-                id=1,
-                events_settled=False,
-                requests_total=0,
-                rate_limited_total=0,
-                events_fetched_total=0,
-                last_error=message,
-                last_error_at=at,
-            )
-        )
 
 
 def select_item(conn: Connection, item_id: int) -> OutboxItem | None:

@@ -30,6 +30,14 @@ def put_sync_state(conn: Connection, state: SyncState) -> None:
     conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
+def record_sync_error(conn: Connection, message: str, at: datetime) -> None:
+    """Set the last error alone, leaving the poller's cursors and counters as they are."""
+    error = {"last_error": message, "last_error_at": at}
+    values = dataclasses.asdict(SyncState(last_error=message, last_error_at=at))
+    statement = insert_or_merge(conn, sync_state).values(id=1, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=error))
+
+
 def record_login_failure(conn: Connection, client_key: str, at: datetime) -> None:
     """Log a failure, pruning every client's failures past the retention, so that
     failures from many addresses (a scan that never logs in) cannot pile up."""

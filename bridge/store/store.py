@@ -193,6 +193,11 @@ class Store:
         with self._transaction(write=True) as conn:
             state_rows.put_sync_state(conn, state)
 
+    def record_sync_error(self, message: str, at: datetime) -> None:
+        """Set the sync state's last error without touching the rest of the state."""
+        with self._transaction(write=True) as conn:
+            state_rows.record_sync_error(conn, message, at)
+
     # -- feeds -----------------------------------------------------------------------------
 
     def ensure_feeds(self, default_privacy: Privacy) -> int:
@@ -387,11 +392,6 @@ class Store:
         """Items in one of these states (of one batch, if given)."""
         with self._transaction(write=False) as conn:
             return outbox_rows.count_items(conn, set(states), batch_id)
-
-    def record_sync_error(self, message: str, at: datetime) -> None:
-        """Set the sync state's last error without touching the rest of the state."""
-        with self._transaction(write=True) as conn:
-            outbox_rows.record_sync_error(conn, message, at)
 
     def outbox_drain_lock(self) -> AbstractContextManager[bool]:
         """Enter to learn whether this process may send the outbox (one sender at a time)."""
