@@ -18,7 +18,7 @@ from bridge.config import Settings
 from bridge.entries import COLUMNS
 from bridge.models import Case, Event, Privacy, Staff, Subject
 from bridge.outbox import drain_outbox
-from bridge.store import OutboxItem, Store, open_store
+from bridge.store import OutboxItem, Store, SyncState, open_store
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
 from bridge.web.feeds import feed_path
@@ -549,6 +549,9 @@ def test_batch_page_shows_progress_and_trackops_errors_until_done(
     assert "1 row with mistakes" in page, "the invalid row was never queued"
     assert '<meta http-equiv="refresh" content="5">' in page, "unfinished: it refreshes itself"
     assert "The worker has not been seen" in page, "no heartbeat yet: nothing is being sent"
+    db.put_sync_state(SyncState(heartbeat_at=datetime.now(UTC)))
+    beating = admin.get(f"/admin/batches/{batch_id}").get_data(as_text=True)
+    assert "The worker has not been seen" not in beating, "a fresh heartbeat: it is sending"
 
     listing = admin.get("/admin/batches").get_data(as_text=True)
     assert "1 of 3" in listing and "1 to go" in listing and "1 refused by Trackops" in listing

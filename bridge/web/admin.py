@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from bridge.config import Settings
 from bridge.feeds import FEED_SIZE_WARNING_BYTES
 from bridge.models import Calendar, Feed, Privacy
 from bridge.store import FeedFetch
@@ -33,19 +34,26 @@ class FeedSize:
     size: int
 
 
+def heartbeat_stale_after(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.poll_interval * HEARTBEAT_STALE_POLLS)
+
+
+def is_heartbeat_stale(heartbeat_at: datetime | None, settings: Settings) -> bool:
+    """True when the worker has never beaten, or not within ``heartbeat_stale_after``."""
+    if heartbeat_at is None:
+        return True
+    return datetime.now(UTC) - heartbeat_at > heartbeat_stale_after(settings)
+
+
 @bp.get("/")
 def dashboard() -> str:
     store, settings = current_store(), current_settings()
     state = store.get_sync_state()
-    stale_after = timedelta(seconds=settings.poll_interval * HEARTBEAT_STALE_POLLS)
-    is_heartbeat_stale = (
-        state.heartbeat_at is None or datetime.now(UTC) - state.heartbeat_at > stale_after
-    )
     return render_template(
         "dashboard.html",
         state=state,
-        is_heartbeat_stale=is_heartbeat_stale,
-        stale_after=stale_after,
+        is_heartbeat_stale=is_heartbeat_stale(state.heartbeat_at, settings),
+        stale_after=heartbeat_stale_after(settings),
         live_events=store.count_events(),
         deleted_events=store.count_deleted_events(),
         oversized=_oversized_feeds(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request
@@ -31,7 +31,7 @@ from bridge.submissions import (
     preview_form,
     submit_preview,
 )
-from bridge.web.admin import HEARTBEAT_STALE_POLLS
+from bridge.web.admin import is_heartbeat_stale
 from bridge.web.batch_display import (
     STATE_WORDS,
     Names,
@@ -366,11 +366,10 @@ def batches() -> str:
 
 @bp.get("/admin/batches/<int:batch_id>")
 def batch(batch_id: int) -> str:
-    store, settings = current_store(), current_settings()
+    store = current_store()
     progress = store.batch_progress(batch_id)  # NotFound: the error handler's 404 page
     heartbeat = store.get_sync_state().heartbeat_at
-    stale_after = timedelta(seconds=settings.poll_interval * HEARTBEAT_STALE_POLLS)
-    is_worker_idle = heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
+    is_worker_idle = is_heartbeat_stale(heartbeat, current_settings())
     return render_template(
         "batch.html",
         batch=progress.batch,
