@@ -73,7 +73,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in PG_URL else "?"
     try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+        # A session zone other than UTC: the store must hand back UTC whatever the server's.
+        options = f"-csearch_path%3D{schema}%20-ctimezone%3DAmerica/Chicago"
+        yield f"{PG_URL}{separator}options={options}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -254,16 +256,28 @@ class TestStoreContract:
         assert store.get_event(1).title == "Moved"  # type: ignore[union-attr]
 
     def test_tombstone_and_undelete(self, store: Store) -> None:
-        store.apply_event_changes([make_event(1), make_event(2)], [], SYNC_AT)
+        other = make_event(2, calendar_id=2, staff_ids=(11,))
+        store.apply_event_changes([make_event(1), other], [], SYNC_AT)
+        store.upsert_staff([Staff(staff_id=10), Staff(staff_id=11)])
+        store.ensure_feeds(Privacy.FULL)
+        before = versions(store)
 
         counts = store.apply_event_changes([], [1, 404], LATER)
         assert (counts.deleted, counts.deleted_events) == (1, [(1, "Surveillance 1")])
+        after = versions(store)
+        assert {key for key in before if after[key] > before[key]} == {
+            (FeedKind.ALL, None),
+            (FeedKind.CALENDAR, 1),
+            (FeedKind.STAFF, 10),  # the feeds that showed it, and no other
+        }
         assert (store.count_events(), store.count_deleted_events()) == (1, 1)
         assert store.event_digests([1])[1].is_deleted
         assert store.live_event_ids(SYNC_AT) == {2}
         assert feed_event_ids_all(store) == [2]
 
+        before = versions(store)
         assert store.apply_event_changes([], [1], LATER).deleted == 0  # already gone
+        assert versions(store) == before
 
         counts = store.apply_event_changes([make_event(1)], [], LATER)
         assert (counts.undeleted, counts.updated, counts.inserted) == (1, 0, 0)
