@@ -441,16 +441,22 @@ def test_failure_while_serving_is_a_plain_500_with_the_token_out_of_the_log(
 def test_oversized_feed_is_logged_and_shown_on_the_dashboard(
     admin: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(bridge.web.feeds, "FEED_SIZE_WARNING_BYTES", 100)
-    monkeypatch.setattr(bridge.web.admin, "FEED_SIZE_WARNING_BYTES", 100)
-    feed = feed_of(db, FeedKind.ALL)
+    big, small = feed_of(db, FeedKind.ALL), feed_of(db, FeedKind.STAFF, 7)
+    sizes = {feed.feed_id: len(admin.get(path_of(feed)).get_data()) for feed in (big, small)}
+    assert "Every rendered feed is under" in admin.get("/").get_data(as_text=True)
+    # Between the two: the feed of everything is over it, staff 7's one event is not.
+    threshold = (sizes[big.feed_id] + sizes[small.feed_id]) // 2
+    monkeypatch.setattr(bridge.web.feeds, "FEED_SIZE_WARNING_BYTES", threshold)
+    monkeypatch.setattr(bridge.web.admin, "FEED_SIZE_WARNING_BYTES", threshold)
+    db.update_feed(big.feed_id, name="Everything")  # a new version: rendered again, and warned
     with caplog.at_level(logging.WARNING, logger="bridge.web.feeds"):
-        admin.get(path_of(feed))
-    assert f"feed {feed.feed_id} (all) is" in caplog.text
-    assert feed.token not in caplog.text
+        admin.get(path_of(big))
+    assert f"feed {big.feed_id} (all) is" in caplog.text
+    assert big.token not in caplog.text
     page = admin.get("/").get_data(as_text=True)
     assert "Google Calendar silently drops events" in page
-    assert f"/admin/feeds/{feed.feed_id}" in page
+    assert f'href="/admin/feeds/{big.feed_id}">Everything</a>' in page
+    assert f'href="/admin/feeds/{small.feed_id}"' not in page, "under the threshold: not listed"
 
 
 def test_feed_urls_stay_well_under_256_characters(app: Flask, db: Store) -> None:
@@ -647,6 +653,36 @@ def test_secrets_never_reach_the_log(
             web.get(f"/admin/feeds/{feed.feed_id}")
     for secret in [PASSWORD, SECRET_KEY, *(f.token for f in db.list_feeds())]:
         assert secret not in caplog.text
+
+
+def test_pages_and_feeds_carry_the_security_headers(admin: FlaskClient, db: Store) -> None:
+    feed = feed_of(db, FeedKind.CALENDAR, 3)
+    for url in ("/", "/admin/feeds", "/no/such/page"):
+        response = admin.get(url)
+        policy = response.headers["Content-Security-Policy"]
+        for directive in (
+            "default-src 'none'",
+            "script-src 'none'",  # no script on these pages: none may run
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ):
+            assert directive in policy, (url, directive)
+        assert response.headers["X-Frame-Options"] == "DENY", url
+        assert response.headers["X-Content-Type-Options"] == "nosniff", url
+        assert response.headers["Referrer-Policy"] == "same-origin", url
+
+    nonces = []
+    for _ in range(2):
+        page = admin.get(f"/admin/feeds/{feed.feed_id}")
+        found = re.search(r"script-src 'nonce-([^']+)';", page.headers["Content-Security-Policy"])
+        assert found, "the copy button's script runs by its nonce"
+        assert f'<script nonce="{found.group(1)}">' in page.get_data(as_text=True)
+        assert "<script>" not in page.get_data(as_text=True)
+        nonces.append(found.group(1))
+    assert nonces[0] != nonces[1], "a fresh nonce per response"
+
+    assert admin.get(path_of(feed)).headers["X-Content-Type-Options"] == "nosniff"
 
 
 # -- admin pages ---------------------------------------------------------------------------
