@@ -120,11 +120,6 @@ def select_cases(conn: Connection) -> list[Case]:
     return [_case(row) for row in conn.execute(query)]
 
 
-def select_case(conn: Connection, case_id: int) -> Case | None:
-    row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-    return _case(row) if row is not None else None
-
-
 def select_subjects(conn: Connection, case_id: int | None) -> list[Subject]:
     query = select(subjects).order_by(subjects.c.name, subjects.c.subject_id)
     if case_id is not None:
@@ -135,11 +130,6 @@ def select_subjects(conn: Connection, case_id: int | None) -> list[Subject]:
 def select_staff(conn: Connection) -> list[Staff]:
     query = select(staff).order_by(staff.c.last_name, staff.c.first_name, staff.c.staff_id)
     return [_staff(row) for row in conn.execute(query)]
-
-
-def select_staff_member(conn: Connection, staff_id: int) -> Staff | None:
-    row = conn.execute(select(staff).where(staff.c.staff_id == staff_id)).first()
-    return _staff(row) if row is not None else None
 
 
 def select_calendars(conn: Connection) -> list[Calendar]:

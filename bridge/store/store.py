@@ -150,10 +150,6 @@ class Store:
         with self._transaction(write=False) as conn:
             return reference.select_cases(conn)
 
-    def get_case(self, case_id: int) -> Case | None:
-        with self._transaction(write=False) as conn:
-            return reference.select_case(conn, case_id)
-
     def list_subjects(self, case_id: int | None = None) -> list[Subject]:
         with self._transaction(write=False) as conn:
             return reference.select_subjects(conn, case_id)
@@ -161,10 +157,6 @@ class Store:
     def list_staff(self) -> list[Staff]:
         with self._transaction(write=False) as conn:
             return reference.select_staff(conn)
-
-    def get_staff(self, staff_id: int) -> Staff | None:
-        with self._transaction(write=False) as conn:
-            return reference.select_staff_member(conn, staff_id)
 
     def list_calendars(self) -> list[Calendar]:
         with self._transaction(write=False) as conn:
