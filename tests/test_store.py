@@ -530,6 +530,7 @@ class TestStoreContract:
         newer = dataclasses.replace(render, version=4, window_key="2030-01-02", body=b"new")
         store.put_feed_render(newer)
         assert store.get_feed_render(feed_id) == newer
+        assert store.render_sizes() == {feed_id: 3}  # measured in the database, body unread
 
     def test_feed_fetches(self, store: Store) -> None:
         store.ensure_feeds(Privacy.FULL)
@@ -549,6 +550,8 @@ class TestStoreContract:
         # A web process writing its tally late adds the count, but moves no time back.
         store.record_feed_fetch(feed_id, SYNC_AT, google, count=5)
         assert store.feed_fetches(feed_id)[0] == FeedFetch(google, LATER, 7)
+        # The feeds list gets every feed's newest fetch in one query; unfetched feeds are absent.
+        assert store.last_fetches() == {feed_id: FeedFetch(google, LATER, 7)}
 
     # -- sync state, login throttle, time zones ----------------------------------------
 
@@ -733,3 +736,10 @@ def test_plain_postgres_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_worker_is_alive_within_three_poll_intervals_of_its_heartbeat() -> None:
+    state = SyncState(heartbeat_at=SYNC_AT)
+    assert state.is_worker_alive(60, SYNC_AT + timedelta(minutes=3))
+    assert not state.is_worker_alive(60, SYNC_AT + timedelta(minutes=3, seconds=1))
+    assert not SyncState().is_worker_alive(60, SYNC_AT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -200,10 +200,8 @@ def _confirm_or_exit(question: str) -> None:
 
 
 def _is_worker_running(store: Store, settings: Settings) -> bool:
-    """A worker beat within three poll intervals: it will drain the outbox before its next poll."""
-    beat = store.get_sync_state().heartbeat_at
-    stale_after = timedelta(seconds=settings.poll_interval * 3)
-    return beat is not None and datetime.now(UTC) - beat < stale_after
+    """A live worker drains the outbox within seconds of its next look (see bridge.worker)."""
+    return store.get_sync_state().is_worker_alive(settings.poll_interval, datetime.now(UTC))
 
 
 def _send_batch(client: TrackopsClient, store: Store, batch_id: int) -> None:

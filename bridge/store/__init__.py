@@ -18,10 +18,18 @@ from bridge.store.outbox import (
     Upload,
     body_digest,
 )
-from bridge.store.records import ChangeCounts, EventDigest, FeedFetch, FeedRender, SyncState
+from bridge.store.records import (
+    HEARTBEAT_STALE_POLLS,
+    ChangeCounts,
+    EventDigest,
+    FeedFetch,
+    FeedRender,
+    SyncState,
+)
 from bridge.store.store import Store, open_store
 
 __all__ = [
+    "HEARTBEAT_STALE_POLLS",
     "ITEM_STATES",
     "LATEST_VERSION",
     "UNFINISHED_STATES",

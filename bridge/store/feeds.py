@@ -338,6 +338,36 @@ def record_feed_fetch(
     )
 
 
+def select_render_sizes(conn: Connection) -> dict[int, int]:
+    """Each cached render's size in bytes, measured by the database: no body leaves it."""
+    query = select(feed_renders.c.feed_id, func.length(feed_renders.c.body))
+    return {int(feed_id): int(size) for feed_id, size in conn.execute(query)}
+
+
+def select_last_fetches(conn: Connection) -> dict[int, FeedFetch]:
+    """The newest fetch of every feed that has one, in one query (for the feeds list)."""
+    newest = (
+        select(feed_fetches.c.feed_id, func.max(feed_fetches.c.last_fetched_at).label("at"))
+        .group_by(feed_fetches.c.feed_id)
+        .subquery()
+    )
+    query = (
+        select(feed_fetches)
+        .join(
+            newest,
+            (feed_fetches.c.feed_id == newest.c.feed_id)
+            & (feed_fetches.c.last_fetched_at == newest.c.at),
+        )
+        .order_by(feed_fetches.c.feed_id, feed_fetches.c.user_agent)
+    )
+    found: dict[int, FeedFetch] = {}
+    for row in conn.execute(query):
+        found.setdefault(
+            row.feed_id, FeedFetch(row.user_agent, row.last_fetched_at, row.fetch_count)
+        )
+    return found
+
+
 def select_feed_fetches(conn: Connection, feed_id: int) -> list[FeedFetch]:
     query = (
         select(feed_fetches)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class FeedFetch:
     fetch_count: int
 
 
+# The worker beats before and after every pass; one that hasn't for three poll intervals is
+# stopped or stuck. The dashboard, the batch page and `submit` all judge it by this one rule.
+HEARTBEAT_STALE_POLLS = 3
+
+
 @dataclass(frozen=True)
 class SyncState:
     """The worker's cursors, health and counters; change it with dataclasses.replace."""
@@ -70,3 +75,9 @@ class SyncState:
     requests_total: int = 0
     rate_limited_total: int = 0
     events_fetched_total: int = 0
+
+    def is_worker_alive(self, poll_interval: float, now: datetime) -> bool:
+        """The worker beat within HEARTBEAT_STALE_POLLS poll intervals of `now`."""
+        if self.heartbeat_at is None:
+            return False
+        return now - self.heartbeat_at <= timedelta(seconds=poll_interval * HEARTBEAT_STALE_POLLS)

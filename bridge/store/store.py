@@ -263,6 +263,16 @@ class Store:
         with self._transaction(write=False) as conn:
             return feed_rows.select_feed_fetches(conn, feed_id)
 
+    def last_fetches(self) -> dict[int, FeedFetch]:
+        """Each feed's newest fetch, by feed id (feeds never fetched are absent)."""
+        with self._transaction(write=False) as conn:
+            return feed_rows.select_last_fetches(conn)
+
+    def render_sizes(self) -> dict[int, int]:
+        """Each cached render's size in bytes, by feed id, without reading the bodies."""
+        with self._transaction(write=False) as conn:
+            return feed_rows.select_render_sizes(conn)
+
     # -- admin login throttle --------------------------------------------------------------
 
     def record_login_failure(self, client_key: str, at: datetime) -> None:

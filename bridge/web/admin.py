@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from bridge.config import Settings
 from bridge.feeds import FEED_SIZE_WARNING_BYTES
 from bridge.models import Calendar, Feed, Privacy
-from bridge.store import FeedFetch
+from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
 from bridge.web.clients import client_family, subscribe_links
 from bridge.web.context import current_settings, current_store
 from bridge.web.feeds import feed_url
@@ -24,7 +24,6 @@ from bridge.web.forms import FormInput, known_zones, read_calendar_settings, rea
 bp = Blueprint("admin", __name__)
 
 # A worker whose heartbeat is older than this many poll intervals is reported as stalled.
-HEARTBEAT_STALE_POLLS = 3
 Page = tuple[str, int]  # a page and its status
 
 
@@ -38,11 +37,9 @@ def heartbeat_stale_after(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.poll_interval * HEARTBEAT_STALE_POLLS)
 
 
-def is_heartbeat_stale(heartbeat_at: datetime | None, settings: Settings) -> bool:
-    """True when the worker has never beaten, or not within ``heartbeat_stale_after``."""
-    if heartbeat_at is None:
-        return True
-    return datetime.now(UTC) - heartbeat_at > heartbeat_stale_after(settings)
+def is_heartbeat_stale(state: SyncState, settings: Settings) -> bool:
+    """True when the worker has never beaten, or not recently (see SyncState.is_worker_alive)."""
+    return not state.is_worker_alive(settings.poll_interval, datetime.now(UTC))
 
 
 @bp.get("/")
@@ -52,7 +49,7 @@ def dashboard() -> str:
     return render_template(
         "dashboard.html",
         state=state,
-        is_heartbeat_stale=is_heartbeat_stale(state.heartbeat_at, settings),
+        is_heartbeat_stale=is_heartbeat_stale(state, settings),
         stale_after=heartbeat_stale_after(settings),
         live_events=store.count_events(),
         deleted_events=store.count_deleted_events(),
@@ -64,22 +61,20 @@ def dashboard() -> str:
 def _oversized_feeds() -> list[FeedSize]:
     store = current_store()
     found = []
+    sizes = store.render_sizes()
     for feed in store.list_feeds():
-        render = store.get_feed_render(feed.feed_id)
-        if render is not None and len(render.body) > FEED_SIZE_WARNING_BYTES:
-            found.append(FeedSize(feed, len(render.body)))
+        size = sizes.get(feed.feed_id, 0)
+        if size > FEED_SIZE_WARNING_BYTES:
+            found.append(FeedSize(feed, size))
     return found
 
 
 @bp.get("/admin/feeds")
 def feeds() -> str:
     store = current_store()
-    rows = [(feed, _last_fetch(store.feed_fetches(feed.feed_id))) for feed in store.list_feeds()]
+    last = store.last_fetches()
+    rows = [(feed, last.get(feed.feed_id)) for feed in store.list_feeds()]
     return render_template("feeds.html", rows=rows)
-
-
-def _last_fetch(fetches: list[FeedFetch]) -> FeedFetch | None:
-    return fetches[0] if fetches else None  # the store lists them newest first
 
 
 @bp.get("/admin/feeds/<int:feed_id>")

@@ -368,8 +368,7 @@ def batches() -> str:
 def batch(batch_id: int) -> str:
     store = current_store()
     progress = store.batch_progress(batch_id)  # NotFound: the error handler's 404 page
-    heartbeat = store.get_sync_state().heartbeat_at
-    is_worker_idle = is_heartbeat_stale(heartbeat, current_settings())
+    is_worker_idle = is_heartbeat_stale(store.get_sync_state(), current_settings())
     return render_template(
         "batch.html",
         batch=progress.batch,
