@@ -167,7 +167,19 @@ class TestStoreContract:
         assert apply_migrations(begin, MIGRATIONS[:1]) == [1]
         store.apply_event_changes([make_event(1), make_event(2, staff_ids=(10, 11))], [], SYNC_AT)
         store.ensure_feeds(Privacy.FULL)
-        store.put_sync_state(SyncState(events_cursor=SYNC_AT, last_error="earlier"))
+        with transaction(engine, write=True) as conn:  # the v1 columns only, as v1 wrote them
+            conn.execute(
+                text(
+                    "INSERT INTO sync_state (id, events_cursor, events_settled, last_error,"
+                    " requests_total, rate_limited_total, events_fetched_total)"
+                    " VALUES (1, :cursor, false, 'earlier', 0, 0, 0)"
+                ),
+                {
+                    "cursor": SYNC_AT
+                    if engine.dialect.name != "sqlite"
+                    else SYNC_AT.replace(tzinfo=None)
+                },
+            )
         feeds_before = store.list_feeds()
 
         assert store.migrate() == [m.version for m in MIGRATIONS[1:]]
@@ -177,6 +189,8 @@ class TestStoreContract:
         assert store.get_event(2) == make_event(2, staff_ids=(10, 11))
         assert store.list_feeds() == feeds_before
         assert store.get_sync_state().events_cursor == SYNC_AT
+        assert store.get_sync_state().last_error == "earlier"
+        assert store.get_sync_state().full_sync_resume_from is None
         assert store.list_batches() == [] and store.count_outbox_items() == 0
 
         def add_later(conn: object) -> None:
@@ -283,6 +297,22 @@ class TestStoreContract:
         assert (counts.undeleted, counts.updated, counts.inserted) == (1, 0, 0)
         assert store.live_event_ids(SYNC_AT) == {1, 2}
         assert self._sequence(store, 1) == 2  # +1 deleted, +1 back
+
+    def test_deletion_candidates_wait_until_proven(self, store: Store) -> None:
+        store.apply_event_changes([make_event(i) for i in (1, 2, 3, 4)], [], SYNC_AT)
+        assert store.add_deletion_candidates([3, 1, 2], SYNC_AT) == 3
+        assert store.add_deletion_candidates([1, 4], SYNC_AT) == 1  # 1 was already waiting
+        assert store.count_deletion_candidates() == 4
+        store.mark_deletion_probed(1, SYNC_AT + timedelta(minutes=1))
+        # Never-probed ones first, so a failing probe cannot starve the rest.
+        assert store.next_deletion_candidates(3) == [2, 3, 4]
+        assert store.drop_deletion_candidates([4, 99]) == 1  # listed again: no longer a hint
+
+        counts = store.apply_proven_deletions([2], SYNC_AT)
+        assert counts.deleted_events == [(2, "Surveillance 2")]
+        assert store.next_deletion_candidates(10) == [3, 1]
+        assert store.get_event(2) is not None and store.count_events() == 3
+        assert store.live_event_ids(ending_after=T0) == {1, 3, 4}
 
     def test_large_batches(self, store: Store) -> None:
         many = [make_event(i, staff_ids=(10, 11)) for i in range(1, 1202)]

@@ -266,9 +266,41 @@ def _v2_outbox(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _add_columns(conn: Connection, table: str, *columns: Column[object]) -> None:
+    """ALTER TABLE ... ADD COLUMN for nullable columns, each type spelled as this database does."""
+    for column in columns:
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+
+
+def _v3_proven_deletions(conn: Connection) -> None:
+    # A first full sync resumes where a kill stopped it: the creation stamp to walk on from,
+    # when it began, and the newest update it had seen.
+    _add_columns(
+        conn,
+        "sync_state",
+        Column("full_sync_resume_from", DateTime(timezone=True)),
+        Column("full_sync_started_at", DateTime(timezone=True)),
+        Column("full_sync_newest", DateTime(timezone=True)),
+        Column("last_reconcile_note", Text),
+    )
+    m = MetaData()
+    # Events a listing no longer showed: a hint, kept until GET /events/{id} proves it either way.
+    Table(
+        "deletion_candidates",
+        m,
+        Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("absent_since", DateTime(timezone=True), nullable=False),
+        Column("probes", Integer, nullable=False),
+        Column("last_probe_at", DateTime(timezone=True)),
+    )
+    m.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
+    Migration(3, "deletions proven one by one; a first sync that resumes", _v3_proven_deletions),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

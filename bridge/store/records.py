@@ -75,6 +75,12 @@ class SyncState:
     requests_total: int = 0
     rate_limited_total: int = 0
     events_fetched_total: int = 0
+    # A first full sync that was cut short resumes from here (see bridge.sync).
+    full_sync_resume_from: datetime | None = None
+    full_sync_started_at: datetime | None = None
+    full_sync_newest: datetime | None = None
+    # Why the last deletion check deleted nothing or left some unproven, for `status`.
+    last_reconcile_note: str | None = None
 
     def is_worker_alive(self, poll_interval: float, now: datetime) -> bool:
         """The worker beat within HEARTBEAT_STALE_POLLS poll intervals of `now`."""

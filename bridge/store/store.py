@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
+from bridge.store import deletions, reference
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
-from bridge.store import reference
 from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
@@ -130,6 +130,35 @@ class Store:
     def count_deleted_events(self) -> int:
         with self._transaction(write=False) as conn:
             return event_rows.count_events(conn, is_deleted=True)
+
+    # -- deletion candidates (see ``deletions``) -------------------------------------------
+
+    def add_deletion_candidates(self, event_ids: Iterable[int], at: datetime) -> int:
+        with self._transaction(write=True) as conn:
+            return deletions.insert_candidates(conn, event_ids, at)
+
+    def drop_deletion_candidates(self, event_ids: Iterable[int]) -> int:
+        with self._transaction(write=True) as conn:
+            return deletions.delete_candidates(conn, event_ids)
+
+    def next_deletion_candidates(self, limit: int) -> list[int]:
+        with self._transaction(write=False) as conn:
+            return deletions.select_candidates(conn, limit)
+
+    def count_deletion_candidates(self) -> int:
+        with self._transaction(write=False) as conn:
+            return deletions.count_candidates(conn)
+
+    def mark_deletion_probed(self, event_id: int, at: datetime) -> None:
+        with self._transaction(write=True) as conn:
+            deletions.mark_probed(conn, event_id, at)
+
+    def apply_proven_deletions(self, event_ids: Sequence[int], at: datetime) -> ChangeCounts:
+        """Tombstone events Trackops answered 404 for, and forget them as candidates, at once."""
+        with self._transaction(write=True) as conn:
+            counts = event_rows.apply_event_changes(conn, [], event_ids, at)
+            deletions.delete_candidates(conn, event_ids)
+            return counts
 
     # -- reference data --------------------------------------------------------------------
 

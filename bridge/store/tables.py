@@ -121,7 +121,20 @@ sync_state = Table(
     Column("requests_total", BigInteger, nullable=False),
     Column("rate_limited_total", BigInteger, nullable=False),
     Column("events_fetched_total", BigInteger, nullable=False),
+    Column("full_sync_resume_from", UTCDateTime),
+    Column("full_sync_started_at", UTCDateTime),
+    Column("full_sync_newest", UTCDateTime),
+    Column("last_reconcile_note", Text),
     CheckConstraint("id = 1", name="ck_sync_state_single_row"),
+)
+
+deletion_candidates = Table(
+    "deletion_candidates",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("absent_since", UTCDateTime, nullable=False),
+    Column("probes", Integer, nullable=False),
+    Column("last_probe_at", UTCDateTime),
 )
 
 feeds = Table(
