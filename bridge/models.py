@@ -141,6 +141,8 @@ class Feed:
     privacy: Privacy
     token: str = field(repr=False)  # a secret: never shown in reprs or logs
     timezone: str | None = None  # default for events without their own zone
+    # A calendar feed's calendar's zone (the next default after the feed's); None otherwise.
+    calendar_timezone: str | None = None
 
     @property
     def slug(self) -> str:
@@ -157,3 +159,4 @@ class FeedEvent:
     case_label: str | None = None
     subject_name: str | None = None
     calendar_name: str | None = None
+    calendar_timezone: str | None = None  # the zone of the event's calendar, if it has one
