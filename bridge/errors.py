@@ -97,9 +97,28 @@ class UnexpectedResponseError(TrackopsError):
 
 
 class RecordError(BridgeError):
-    """One record could not be read; carries its id and the keys it had, so it can be reported."""
+    """One record could not be read; carries its id and the keys it had, so it can be reported.
 
-    def __init__(self, message: str, *, record_id: object = None, keys: list[str] | None = None):
+    `kind` ("event", "case", ...), `field` (the key at fault; None when the record as a whole
+    is) and `detail` (what was wrong with it) let the problem be stored and shown on its own;
+    `label` is the record's title or name, to find it by in Trackops.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record_id: object = None,
+        keys: list[str] | None = None,
+        kind: str = "",
+        field: str | None = None,
+        detail: str = "",
+        label: str = "",
+    ):
         super().__init__(message)
         self.record_id = record_id
         self.keys = keys or []
+        self.kind = kind
+        self.field = field
+        self.detail = detail or message
+        self.label = label

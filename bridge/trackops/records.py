@@ -2,14 +2,21 @@
 
 The API's single-record wrapping, field names and timestamp format are partly undocumented, so
 each reader accepts every plausible variant listed in trackops-api.md and raises `RecordError`
-(with the record's id and keys) when it meets none of them. Nothing downstream sees a dict.
+(with the record's id, keys and the field at fault) when it meets none of them. Nothing
+downstream sees a dict, and nothing downstream meets a value it cannot store or show: text fit for
+SQLite, PostgreSQL and iCalendar, ids that fit a BIGINT, zones that load, instants that have a
+local time in every zone. A value the reader had to change or leave out is a `RecordWarning`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import zoneinfo
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from dateutil import parser as dateparser
@@ -20,6 +27,54 @@ from bridge.models import Address, Case, Event, Staff, Subject
 T = TypeVar("T")
 
 ADDRESS_KEYS = ("address_1", "address_2", "address_3", "city", "state", "zip", "country")
+
+# Every instant must have a local date in any zone (offsets stay within a day) and a day after
+# it (an all-day event's exclusive end), so the renderer and a PostgreSQL session in any zone
+# can convert it without overflowing Python's years 1 to 9999.
+EARLIEST_INSTANT = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+LATEST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+MAX_ID = 2**63 - 1  # the store's BIGINT
+# Zone names the zone database lists that depend on the host or mean nothing to a person.
+_UNUSABLE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+# C0 controls but tab and line breaks, and DEL: PostgreSQL refuses NUL, iCalendar TEXT all of
+# them (RFC 5545 3.3.11).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: line breaks to some clients, not to others.
+_UNICODE_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
+# A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 encoder accepts.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_DIGITS = re.compile(r"[0-9]+")
+_SHOWN_LENGTH = 60
+_LABEL_LENGTH = 60
+_MAX_KEYS_REPORTED = 50
+
+
+@dataclass(frozen=True)
+class RecordWarning:
+    """A record that was kept with one value changed or left out: which, and what was done."""
+
+    kind: str  # "event", "case", "subject" or "staff"
+    record_id: int
+    field: str  # the key the value was under, as Trackops sent it
+    detail: str
+    label: str = ""  # the record's title or name, shortened, to find it by in Trackops
+
+    def __str__(self) -> str:
+        record = _describe_record(self.kind, self.record_id, self.label)
+        return f"{record}: {self.field}: {self.detail}"
+
+
+def clean_text(text: str) -> str:
+    """Text every store, feed and page can hold: lone surrogates replaced by U+FFFD, NEL and the
+    Unicode line and paragraph separators made plain newlines, other control characters but
+    tab, CR and LF removed."""
+    return _clean(text)[0]
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    """IANA zone names an event may carry: what zoneinfo lists, less host-dependent names."""
+    return frozenset(zoneinfo.available_timezones() - _UNUSABLE_ZONES)
 
 
 def unwrap_record(body: Any, *names: str) -> Mapping[str, Any]:
@@ -35,7 +90,7 @@ def unwrap_record(body: Any, *names: str) -> Mapping[str, Any]:
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """Read a Trackops timestamp as an aware UTC datetime.
+    """Read a Trackops timestamp as an aware UTC datetime (ValueError or OverflowError if not).
 
     Trackops documents its timestamps as UTC, and its examples carry no offset, so a value
     without one is UTC — never local time. ISO forms with `T`, `Z` or an offset are read too.
@@ -52,69 +107,203 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _first(record: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in record and record[key] is not None:
-            return record[key]
-    return None
+class _Refused(Exception):
+    """A value the record cannot be kept with: the record is skipped and reported."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
 
 
-def _optional_id(value: Any) -> int | None:
-    """An id given as an int, a numeric string, or a nested object with `id`."""
+@dataclass
+class _Reading:
+    """One record being read: its fields by key, and what had to be changed to keep it."""
+
+    kind: str
+    record: Mapping[str, Any]
+    label: str
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (field, detail)
+
+    def pick(self, keys: tuple[str, ...]) -> tuple[str, Any]:
+        """The first key holding a value, and the value; the first key and None if none does."""
+        for key in keys:
+            value = self.record.get(key)
+            if value is not None:
+                return key, value
+        return keys[0], None
+
+    def warn(self, key: str, detail: str) -> None:
+        self.notes.append((key, detail))
+
+    def id(self, keys: tuple[str, ...], *, required: bool = False) -> int | None:
+        key, value = self.pick(keys)
+        found = _id_value(key, value)
+        if found is None and required:
+            raise _Refused(key, "missing: a record without an id cannot be kept")
+        return found
+
+    def ids(self, keys: tuple[str, ...]) -> tuple[int, ...]:
+        key, value = self.pick(keys)
+        if value is None or value == [] or value == {} or value == "":
+            return ()
+        if not isinstance(value, list):
+            raise _Refused(key, f"expected a list of staff, got {_shown(value)}")
+        ids = {_id_value(key, item) for item in value}
+        return tuple(sorted(i for i in ids if i is not None))
+
+    def text(self, keys: tuple[str, ...], *, strip: bool = False) -> str:
+        key, value = self.pick(keys)
+        return self._text_value(key, value, strip=strip)
+
+    def _text_value(self, key: str, value: Any, *, strip: bool) -> str:
+        if value is None or value is False:
+            return ""  # PHP back ends send false for "nothing"
+        if isinstance(value, str):
+            text, lost = _clean(value)
+            if lost:
+                self.warn(key, "control characters or broken Unicode removed from the text")
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 64:
+            text = str(value)  # the vendor's own example sends zip as a number
+        elif isinstance(value, float) and value == value and abs(value) != float("inf"):
+            text = str(value)
+        else:
+            raise _Refused(key, f"expected text, got {_shown(value)}")
+        return text.strip() if strip else text
+
+    def instant(self, keys: tuple[str, ...], *, required: bool = False) -> datetime | None:
+        key, value = self.pick(keys)
+        try:
+            parsed = parse_timestamp(value)
+        except (ValueError, OverflowError):
+            raise _Refused(
+                key, f"{_shown(value)} is not a timestamp like 2026-01-30 18:00:00"
+            ) from None
+        if parsed is None:
+            if required:
+                raise _Refused(key, "missing")
+            return None
+        if parsed < EARLIEST_INSTANT:
+            raise _Refused(
+                key,
+                f"{_shown(value)} is too far in the past to show in every time zone "
+                f"(the earliest is {EARLIEST_INSTANT:%Y-%m-%d})",
+            )
+        if parsed > LATEST_INSTANT:
+            raise _Refused(
+                key,
+                f"{_shown(value)} is too far in the future to show in every time zone "
+                f"(the latest is {LATEST_INSTANT:%Y-%m-%d})",
+            )
+        return parsed
+
+    def flag(self, keys: tuple[str, ...]) -> bool:
+        key, value = self.pick(keys)
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "y", "t")
+        if value is None or isinstance(value, bool | int | float):
+            return bool(value)
+        raise _Refused(key, f"expected true or false, got {_shown(value)}")
+
+    def zone(self, keys: tuple[str, ...]) -> str | None:
+        """The event's IANA zone; a name nothing could show it in is left out, with a warning,
+        so the event is shown as one without a zone (its instants stay right)."""
+        key, value = self.pick(keys)
+        if value is None or value == "" or value is False:
+            return None
+        name = value.strip() if isinstance(value, str) else None
+        if name == "":
+            return None
+        if name is None or name not in known_zones() or not _loads(name):
+            self.warn(
+                key,
+                f"{_shown(value)} is not a time zone; shown as an event without one "
+                "(in its feed's or calendar's zone)",
+            )
+            return None
+        return name
+
+    def address(self, keys: tuple[str, ...]) -> Address | None:
+        key, value = self.pick(keys)
+        if value is None or value is False or value in ("", [], {}):
+            return None  # PHP encodes an empty address as []
+        if isinstance(value, str):
+            parts = {"address_1": self._text_value(key, value, strip=True)}
+        elif isinstance(value, Mapping):
+            parts = {
+                part: self._text_value(f"{key}.{part}", value.get(part), strip=True)
+                for part in ADDRESS_KEYS
+            }
+        else:
+            raise _Refused(key, f"expected an address object, got {_shown(value)}")
+        address = Address(**parts)
+        return None if address.is_empty else address
+
+
+def _loads(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # KeyError: ZoneInfoNotFoundError
+        return False
+    return True
+
+
+def _id_value(key: str, value: Any) -> int | None:
+    """An id given as an int, a numeric string, or a nested object with `id`; None for none."""
     if isinstance(value, Mapping):
         value = value.get("id")
-    if value is None or value == "" or value == 0:
+    if value is None or value is False or value == "" or value == 0:
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"expected an id, got {value!r}")
-    return int(value)
-
-
-def _required_id(record: Mapping[str, Any], *keys: str) -> int:
-    value = _optional_id(_first(record, *keys))
-    if value is None:
-        raise ValueError(f"missing {keys[0]}")
-    return value
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y", "t")
-    return bool(value)
-
-
-def _address(value: Any) -> Address | None:
-    if not isinstance(value, Mapping):
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _DIGITS.fullmatch(digits := value.strip()):
+        number = int(digits) if len(digits) <= 20 else MAX_ID + 1
+    if number == 0:
         return None
-    address = Address(**{key: _text(value.get(key)).strip() for key in ADDRESS_KEYS})
-    return None if address.is_empty else address
+    if number is None or not 1 <= number <= MAX_ID:
+        raise _Refused(key, f"expected a Trackops id, got {_shown(value)}")
+    return number
 
 
-def _id_list(value: Any) -> tuple[int, ...]:
-    if not value:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of staff, got {type(value).__name__}")
-    ids = {_optional_id(item) for item in value}
-    return tuple(sorted(i for i in ids if i is not None))
+def _clean(text: str) -> tuple[str, bool]:
+    """The text made storable, and whether anything was lost doing so."""
+    before = text
+    if _SURROGATES.search(text):
+        # A surrogate pair split in two is joined again; a lone one becomes U+FFFD.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    text = _UNICODE_LINE_BREAKS.sub("\n", text)
+    cleaned = _CONTROL_CHARS.sub("", text)
+    return cleaned, cleaned != _UNICODE_LINE_BREAKS.sub("\n", before)
 
 
-def _read(record: Any, kind: str, build: Callable[[Mapping[str, Any]], T]) -> T:
-    """Run `build`, turning any shape problem into a RecordError naming the id and keys."""
-    if not isinstance(record, Mapping):
-        raise RecordError(f"{kind} record is a {type(record).__name__}, not an object")
-    try:
-        return build(record)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise RecordError(
-            f"{kind} {record.get('id', '?')}: {exc}",
-            record_id=_problem_id(record.get("id")),
-            keys=sorted(str(k) for k in record),
-        ) from None
+def _shown(value: Any) -> str:
+    """A value as a message may quote it: short, with anything unprintable escaped."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a number too large to be one"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
+
+
+def _label(record: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    """The record's title or name as sent, shortened to one line, or ""."""
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            text = " ".join(clean_text(value).split())
+            return text if len(text) <= _LABEL_LENGTH else text[: _LABEL_LENGTH - 3] + "..."
+    return ""
+
+
+def _describe_record(kind: str, record_id: object, label: str) -> str:
+    shown = record_id if isinstance(record_id, int) else _shown(record_id)
+    return f"{kind} {shown} ({label!r})" if label else f"{kind} {shown}"
 
 
 def _problem_id(value: Any) -> object:
@@ -124,9 +313,53 @@ def _problem_id(value: Any) -> object:
     sent would let a record Trackops still has be deleted from the mirror.
     """
     try:
-        return _optional_id(value)
-    except (ValueError, TypeError, OverflowError):
+        return _id_value("id", value)
+    except _Refused:
         return value
+
+
+def _read(
+    record: Any,
+    kind: str,
+    label_keys: tuple[str, ...],
+    build: Callable[[_Reading], T],
+    warnings: list[RecordWarning] | None,
+) -> T:
+    """Run `build`; any value it cannot keep the record with becomes a RecordError naming the
+    record (id, title), the field and what was wrong, and the keys the record had."""
+    if not isinstance(record, Mapping):
+        detail = f"expected an object, got {_shown(record)}"
+        raise RecordError(f"{kind} record: {detail}", kind=kind, detail=detail)
+    reading = _Reading(kind, record, _label(record, label_keys))
+    field_name: str | None
+    try:
+        result = build(reading)
+    except _Refused as refused:
+        field_name, detail = refused.field, refused.detail
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+        # A shape no field reader foresaw: still one skipped record, never a failed sync.
+        field_name, detail = None, clean_text(f"{type(exc).__name__}: {exc}")[:200]
+    else:
+        if warnings is not None and reading.notes:
+            record_id = _problem_id(record.get("id"))
+            assert isinstance(record_id, int)  # build() read it
+            warnings.extend(
+                RecordWarning(kind, record_id, key, detail, reading.label)
+                for key, detail in reading.notes
+            )
+        return result
+    record_id = _problem_id(record.get("id"))
+    where = f"{field_name}: " if field_name else ""
+    keys = sorted(clean_text(str(key)) for key in record)
+    raise RecordError(
+        f"{_describe_record(kind, record_id, reading.label)}: {where}{detail}",
+        record_id=record_id,
+        keys=keys[:_MAX_KEYS_REPORTED],
+        kind=kind,
+        field=field_name,
+        detail=detail,
+        label=reading.label,
+    )
 
 
 # Every key each event field has been seen under, first choice first. The builder below and
@@ -149,83 +382,94 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "created"),
     "updated_at": ("updated_at", "modified", "updated"),
 }
+_UPDATED_KEYS = ("updated_at", "modified", "updated")
 
 
-def _build_event(r: Mapping[str, Any]) -> Event:
-    def pick(name: str) -> Any:
-        return _first(r, *EVENT_KEYS[name])
-
-    start_at = parse_timestamp(pick("start_at"))
-    end_at = parse_timestamp(pick("end_at"))
-    if start_at is None or end_at is None:
-        raise ValueError("missing start_at or end_at")
+def _build_event(r: _Reading) -> Event:
+    keys = EVENT_KEYS
+    event_id = r.id(keys["event_id"], required=True)
+    start_at = r.instant(keys["start_at"], required=True)
+    end_at = r.instant(keys["end_at"], required=True)
+    assert event_id is not None and start_at is not None and end_at is not None
     return Event(
-        event_id=_required_id(r, "id"),
-        title=_text(pick("title")),
+        event_id=event_id,
+        title=r.text(keys["title"]),
         start_at=start_at,
         end_at=end_at,
-        calendar_id=_optional_id(pick("calendar_id")),
-        case_id=_optional_id(pick("case_id")),
-        subject_id=_optional_id(pick("subject_id")),
-        case_service_id=_optional_id(pick("case_service_id")),
-        body=_text(pick("body")),
-        timezone=_text(pick("timezone")).strip() or None,
-        is_allday=_bool(pick("is_allday")),
-        address=_address(pick("address")),
-        staff_ids=_id_list(pick("staff_ids")),
-        alert_at=parse_timestamp(pick("alert_at")),
-        created_at=parse_timestamp(pick("created_at")),
-        updated_at=parse_timestamp(pick("updated_at")),
-        raw_json=json.dumps(r, sort_keys=True, separators=(",", ":"), default=str),
+        calendar_id=r.id(keys["calendar_id"]),
+        case_id=r.id(keys["case_id"]),
+        subject_id=r.id(keys["subject_id"]),
+        case_service_id=r.id(keys["case_service_id"]),
+        body=r.text(keys["body"]),
+        timezone=r.zone(keys["timezone"]),
+        is_allday=r.flag(keys["is_allday"]),
+        address=r.address(keys["address"]),
+        staff_ids=r.ids(keys["staff_ids"]),
+        alert_at=r.instant(keys["alert_at"]),
+        created_at=r.instant(keys["created_at"]),
+        updated_at=r.instant(keys["updated_at"]),
+        # ASCII (json's default escapes the rest), so any store holds it as sent.
+        raw_json=json.dumps(r.record, sort_keys=True, separators=(",", ":"), default=str),
     )
 
 
-def read_event(record: Any) -> Event:
-    """One event from list or single-record JSON; RecordError if its shape is unreadable."""
-    return _read(record, "event", _build_event)
+def read_event(record: Any, warnings: list[RecordWarning] | None = None) -> Event:
+    """One event from list or single-record JSON; RecordError if it cannot be kept.
+
+    Values kept changed or left out (an unknown zone, control characters) are appended to
+    `warnings` when it is given.
+    """
+    return _read(record, "event", EVENT_KEYS["title"], _build_event, warnings)
 
 
-def read_case(record: Any) -> Case:
-    return _read(
-        record,
-        "case",
-        lambda r: Case(
-            case_id=_required_id(r, "id"),
-            case_number=_text(_first(r, "case_number", "number", "case_no")),
-            reference=_text(_first(r, "reference", "reference_number", "client_reference")),
-            title=_text(_first(r, "title", "name")),
-            updated_at=parse_timestamp(_first(r, "updated_at", "modified", "updated")),
-        ),
+def _build_case(r: _Reading) -> Case:
+    case_id = r.id(("id",), required=True)
+    assert case_id is not None
+    return Case(
+        case_id=case_id,
+        case_number=r.text(("case_number", "number", "case_no")),
+        reference=r.text(("reference", "reference_number", "client_reference")),
+        title=r.text(("title", "name")),
+        updated_at=r.instant(_UPDATED_KEYS),
     )
 
 
-def read_subject(record: Any) -> Subject:
-    def build(r: Mapping[str, Any]) -> Subject:
-        name = _text(_first(r, "name", "full_name")).strip()
-        if not name:
-            name = f"{_text(r.get('first_name'))} {_text(r.get('last_name'))}".strip()
-        return Subject(
-            subject_id=_required_id(r, "id"),
-            case_id=_optional_id(_first(r, "casefile_id", "case_id", "Casefile", "case")),
-            name=name or f"Subject {r.get('id')}",
-            updated_at=parse_timestamp(_first(r, "updated_at", "modified", "updated")),
-        )
-
-    return _read(record, "subject", build)
+def read_case(record: Any, warnings: list[RecordWarning] | None = None) -> Case:
+    return _read(record, "case", ("case_number", "number", "title"), _build_case, warnings)
 
 
-def read_staff(record: Any) -> Staff:
-    return _read(
-        record,
-        "staff",
-        lambda r: Staff(
-            staff_id=_required_id(r, "id"),
-            first_name=_text(r.get("first_name")).strip(),
-            last_name=_text(r.get("last_name")).strip(),
-            email=_text(r.get("email")).strip(),
-            updated_at=parse_timestamp(_first(r, "updated_at", "modified", "updated")),
-        ),
+def _build_subject(r: _Reading) -> Subject:
+    subject_id = r.id(("id",), required=True)
+    assert subject_id is not None
+    name = r.text(("name", "full_name"), strip=True)
+    if not name:
+        name = f"{r.text(('first_name',))} {r.text(('last_name',))}".strip()
+    return Subject(
+        subject_id=subject_id,
+        case_id=r.id(("casefile_id", "case_id", "Casefile", "case")),
+        name=name or f"Subject {subject_id}",
+        updated_at=r.instant(_UPDATED_KEYS),
     )
+
+
+def read_subject(record: Any, warnings: list[RecordWarning] | None = None) -> Subject:
+    return _read(record, "subject", ("name", "full_name", "last_name"), _build_subject, warnings)
+
+
+def _build_staff(r: _Reading) -> Staff:
+    staff_id = r.id(("id",), required=True)
+    assert staff_id is not None
+    return Staff(
+        staff_id=staff_id,
+        first_name=r.text(("first_name",), strip=True),
+        last_name=r.text(("last_name",), strip=True),
+        email=r.text(("email",), strip=True),
+        updated_at=r.instant(_UPDATED_KEYS),
+    )
+
+
+def read_staff(record: Any, warnings: list[RecordWarning] | None = None) -> Staff:
+    return _read(record, "staff", ("last_name", "first_name", "email"), _build_staff, warnings)
 
 
 def describe_event_keys(record: Mapping[str, Any]) -> list[tuple[str, str]]:
