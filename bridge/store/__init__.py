@@ -26,6 +26,7 @@ from bridge.store.records import (
     FeedRender,
     SyncState,
 )
+from bridge.store.state import LoginAttempt
 from bridge.store.store import Store, open_store
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "EventDigest",
     "FeedFetch",
     "FeedRender",
+    "LoginAttempt",
     "NewItem",
     "NotFound",
     "OutboxItem",

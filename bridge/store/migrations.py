@@ -297,10 +297,25 @@ def _v3_proven_deletions(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v5_admin_session(conn: Connection) -> None:
+    # The admin session version: a logout bumps it, and cookies signed before are refused.
+    m = MetaData()
+    Table(
+        "admin_session",
+        m,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("version", BigInteger, nullable=False),
+        Column("changed_at", DateTime(timezone=True)),
+        CheckConstraint("id = 1", name="ck_admin_session_single_row"),
+    )
+    m.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
     Migration(3, "deletions proven one by one; a first sync that resumes", _v3_proven_deletions),
+    Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

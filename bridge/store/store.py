@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -19,6 +19,7 @@ from bridge.store import deletions, reference
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
+from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
@@ -316,6 +317,39 @@ class Store:
     def clear_login_failures(self, client_key: str) -> None:
         with self._transaction(write=True) as conn:
             state_rows.clear_login_failures(conn, client_key)
+
+    def reserve_login_attempt(
+        self,
+        client_key: str,
+        at: datetime,
+        *,
+        window: timedelta,
+        client_limit: int,
+        global_limit: int,
+    ) -> state_rows.LoginAttempt:
+        """Under both limits, record the attempt as a failure before its password is checked
+        (clear the client's failures when it was right); parallel attempts count in turn."""
+        with self._transaction(write=True) as conn:
+            return state_rows.reserve_login_attempt(
+                conn,
+                client_key,
+                at,
+                window=window,
+                client_limit=client_limit,
+                global_limit=global_limit,
+            )
+
+    # -- admin sessions --------------------------------------------------------------------
+
+    def admin_session_version(self) -> int:
+        """The version a live admin session's cookie carries (see ``sessions``)."""
+        with self._transaction(write=False) as conn:
+            return session_rows.select_session_version(conn)
+
+    def end_admin_sessions(self, at: datetime) -> int:
+        """Log out every admin session: bump the version; returns the new one."""
+        with self._transaction(write=True) as conn:
+            return session_rows.bump_session_version(conn, at)
 
     # -- outbox: batches, items to send, uploads -------------------------------------------
 

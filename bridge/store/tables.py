@@ -204,6 +204,16 @@ login_failures = Table(
     Index("ix_login_failures_client_at", "client_key", "at"),
 )
 
+# One row: the admin session version every login's cookie carries (see sessions.py).
+admin_session = Table(
+    "admin_session",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("changed_at", UTCDateTime),
+    CheckConstraint("id = 1", name="ck_admin_session_single_row"),
+)
+
 batches = Table(
     "batches",
     metadata,
