@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 import icalendar
 from icalendar.prop import vDuration, vText
 
-from bridge.models import Event, Feed, FeedEvent, Privacy
+from bridge.models import Event, Feed, FeedEvent, FeedKind, Privacy
 from bridge.vtimezone import ZoneRules, derive_zone_rules, is_utc_zone
 
 PRODID = "-//Trackops Bridge//Feeds 1.0//EN"
@@ -31,6 +32,14 @@ BUSY_SUMMARY = "Busy"
 _WALL_CLOCK_YEARS = range(1970, 2100)
 # C0 controls other than tab and line breaks are not allowed in TEXT (RFC 5545 3.3.11).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unicode's own line breaks. Parsers that split the feed with str.splitlines() (vdirsyncer's, and
+# khal's through it) break a line at each, so a title holding "\u2028END:VEVENT" would end the
+# event there: they are written as the escaped line break they stand for.
+_UNICODE_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n\n", "\x85": "\n"})
+# The Trackops event id, in a property no client shows. vdirsyncer's http storage replaces every
+# UID with a hash of the event's other properties, so two events alike in all else (two "Busy"
+# hours at the same time) would become one item without it.
+EVENT_ID_PROPERTY = "X-TRACKOPS-EVENT-ID"
 
 
 def feed_uid(account: str, event_id: int) -> str:
@@ -55,23 +64,22 @@ def render_feed(
 ) -> bytes:
     """The iCalendar bytes of ``feed`` showing ``items`` (CRLF lines, folded at 75 octets).
 
-    An event without a zone of its own is shown in ``feed.timezone``, else ``default_timezone``.
-    ``generated_at`` (aware) is the DTSTAMP of events that carry no ``updated_at``.
+    An event without a zone of its own is shown in ``feed.timezone``, else its calendar's zone,
+    else ``default_timezone``. ``generated_at`` (aware) is the DTSTAMP of events that carry no
+    ``updated_at``.
     """
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must be timezone-aware")
     default_zone = _known_zone(default_timezone)
     if default_zone is None:
         raise ValueError(f"default_timezone: unknown IANA zone {default_timezone!r}")
-    feed_zone = _known_zone(feed.timezone) or default_zone
+    feed_zone = _known_zone(feed.timezone)
 
-    entries = [
-        _Entry(item, _known_zone(item.event.timezone) or feed_zone) for item in _unique(items)
-    ]
+    entries = [_Entry(item, _shown_zone(item, feed_zone, default_zone)) for item in _unique(items)]
     entries.sort(key=lambda entry: (entry.event.start_at, entry.event.event_id))
     rules = _zone_rules(entries)
 
-    calendar = _calendar_header(feed, account, feed_zone, refresh_interval)
+    calendar = _calendar_header(feed, _calendar_zone(feed, entries, default_zone), refresh_interval)
     used_zones: set[str] = set()
     events: list[icalendar.Event] = []
     for entry in entries:
@@ -85,6 +93,17 @@ def render_feed(
         calendar.add_component(vevent)
     body: bytes = calendar.to_ical()
     return body
+
+
+def zoneless_zone(feed: Feed, default_timezone: str) -> str | None:
+    """The zone this feed shows an event without a zone in: the feed's, else (a calendar's feed)
+    the calendar's, else ``default_timezone``. None for a staff or all-events feed without a
+    zone of its own, whose events each follow their own calendar's zone."""
+    if (feed_zone := _known_zone(feed.timezone)) is not None:
+        return feed_zone
+    if feed.kind is FeedKind.CALENDAR:
+        return _known_zone(feed.calendar_timezone) or default_timezone
+    return None
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,7 @@ class _Text(vText):
 
     def to_ical(self) -> bytes:
         escaped = (
-            _CONTROL_CHARS.sub("", str(self))
+            _CONTROL_CHARS.sub("", str(self).translate(_UNICODE_LINE_BREAKS))
             .replace("\\", "\\\\")
             .replace(";", "\\;")
             .replace(",", "\\,")
@@ -130,19 +149,51 @@ class _Text(vText):
             .replace("\r", "\\n")
             .replace("\n", "\\n")
         )
-        return escaped.encode("utf-8")
+        # A lone surrogate (from a JSON "\\ud800") cannot be UTF-8: one character is replaced
+        # rather than the whole feed failing.
+        return escaped.encode("utf-8", "replace")
 
 
 def _known_zone(name: str | None) -> str | None:
     """The name if tzdata knows it, else None: an event with a zone name we cannot read is shown
-    in the feed's zone (its instant stays right) rather than breaking the whole feed."""
-    if not name:
+    in the next zone in line (its instant stays right) rather than breaking the whole feed."""
+    return name if name and name in _zone_names() else None
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    # Membership, not ZoneInfo(name): a name such as "US" (a directory) or one longer than a
+    # file name can be raises OSError there, not ZoneInfoNotFoundError.
+    return frozenset(available_timezones())
+
+
+def _shown_zone(item: FeedEvent, feed_zone: str | None, default_zone: str) -> str:
+    """The zone an event is shown in: its own, the feed's, its calendar's, the default."""
+    if not _is_plausible(item.event):
+        return "UTC"
+    return (
+        _known_zone(item.event.timezone)
+        or feed_zone
+        or _known_zone(item.calendar_timezone)
+        or default_zone
+    )
+
+
+def _is_plausible(event: Event) -> bool:
+    # A year typed 0202 or 9999 is written in UTC (all-day: as UTC dates): converting it to a
+    # zone can leave the range datetime supports, and no VTIMEZONE speaks for it anyway.
+    return all(moment.year in _WALL_CLOCK_YEARS for moment in (event.start_at, event.end_at))
+
+
+def _calendar_zone(feed: Feed, entries: Sequence[_Entry], default_zone: str) -> str | None:
+    """X-WR-TIMEZONE: the zone the feed's zone-less events are shown in; None when they are
+    shown in several (events of different calendars in a staff or all-events feed)."""
+    if (zone := zoneless_zone(feed, default_zone)) is not None:
+        return zone
+    shown = {entry.zone for entry in entries if _known_zone(entry.event.timezone) is None}
+    if len(shown) > 1:
         return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    return shown.pop() if shown else default_zone
 
 
 def _unique(items: Sequence[FeedEvent]) -> list[FeedEvent]:
@@ -173,17 +224,20 @@ def _zone_rules(entries: Sequence[_Entry]) -> dict[str, ZoneRules]:
 
 
 def _calendar_header(
-    feed: Feed, account: str, feed_zone: str, refresh_interval: timedelta
+    feed: Feed, zone: str | None, refresh_interval: timedelta
 ) -> icalendar.Calendar:
+    # No calendar-level UID (RFC 7986 allows one): vdirsyncer copies the calendar's properties
+    # into every event it splits out and then takes the first UID line as the event's, so every
+    # event of the feed became one. Nothing here shares a name with an event property.
     calendar = icalendar.Calendar()
     calendar.add("version", "2.0")
     calendar.add("prodid", PRODID)
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("uid", f"trackops-{account.strip().lower()}-feed-{feed.slug}@trackops-bridge")
     calendar.add("name", _Text(feed.name))
     calendar.add("x-wr-calname", _Text(feed.name))
-    calendar.add("x-wr-timezone", "UTC" if is_utc_zone(feed_zone) else feed_zone)
+    if zone is not None:
+        calendar.add("x-wr-timezone", "UTC" if is_utc_zone(zone) else zone)
     interval = max(refresh_interval, MIN_REFRESH_INTERVAL)
     interval = timedelta(seconds=int(interval.total_seconds()))
     # icalendar writes neither property with VALUE=DURATION, which RFC 7986 requires for
@@ -200,6 +254,7 @@ def _vevent(
     vevent = icalendar.Event()
     # Both set explicitly: icalendar must never invent a random UID or stamp the current time.
     vevent.add("uid", feed_uid(account, event.event_id))
+    vevent.add(EVENT_ID_PROPERTY, str(event.event_id))
     vevent.add("dtstamp", (event.updated_at or generated_at).astimezone(UTC))
     if event.created_at is not None:
         vevent.add("created", event.created_at.astimezone(UTC))
@@ -250,12 +305,14 @@ def _add_times(vevent: icalendar.Event, entry: _Entry, rules: Mapping[str, ZoneR
 
     start, end = event.start_at.astimezone(zone), entry.end_at.astimezone(zone)
     walls = [moment.replace(tzinfo=None) for moment in (start, end)]
-    # Wall times go out with the TZID only when a client reading them through our VTIMEZONE
-    # lands on the same instants; otherwise (the second 01:30 of a night the clocks go back, a
-    # year before the zone's current rules) the event is written in UTC, which is never wrong.
+    # Wall times go out with the TZID only when every client lands on the same instants: when
+    # our VTIMEZONE and zoneinfo both give each wall time exactly one reading, the right one.
+    # Otherwise (an hour the clocks repeat, which RFC 5545 reads as the first occurrence and
+    # khal as the second; a year before the zone's current rules) the event is written in UTC,
+    # start and end alike, which every client reads the same.
     zone_rules = rules.get(entry.zone) if entry.is_wall_clock else None
     is_local = zone_rules is not None and all(
-        zone_rules.to_utc(wall) == moment.astimezone(UTC)
+        _is_once(wall, zone) and zone_rules.readings(wall) == [moment.astimezone(UTC)]
         for wall, moment in zip(walls, (start, end), strict=True)
     )
     if is_local:
@@ -264,9 +321,20 @@ def _add_times(vevent: icalendar.Event, entry: _Entry, rules: Mapping[str, ZoneR
     else:
         values, parameters = [start.astimezone(UTC), end.astimezone(UTC)], {}
     vevent.add("dtstart", values[0], parameters=parameters)
-    if end > start:
+    # Compared as instants: aware times in one zone compare by wall time (PEP 495), so an
+    # hour from the first 01:30 to the second 01:30 would look zero-length.
+    if entry.end_at > event.start_at:
         vevent.add("dtend", values[1], parameters=parameters)
     return is_local
+
+
+def _is_once(wall: datetime, zone: ZoneInfo) -> bool:
+    """True when the naive ``wall`` happens exactly once in ``zone``: in neither a repeated hour
+    nor a skipped one, where the two folds of PEP 495 disagree on the offset."""
+    return (
+        wall.replace(tzinfo=zone, fold=0).utcoffset()
+        == wall.replace(tzinfo=zone, fold=1).utcoffset()
+    )
 
 
 def _allday_dates(start_at: datetime, end_at: datetime, zone: ZoneInfo) -> tuple[date, date]:

@@ -2,13 +2,13 @@
 
 Entry points: ``build_vtimezone()`` for the component, ``derive_zone_rules()`` for the rules behind
 it, which also tell the feed renderer whether a wall-clock time it writes reads back as the right
-instant (``ZoneRules.to_utc``).
+instant, and only that one (``ZoneRules.readings``).
 
 Outlook turns a VTIMEZONE into one Windows rule (a standard and a daylight onset given as "nth
 weekday of a month"), so long RDATE lists or several STANDARD blocks put its events an hour off.
 We therefore describe a zone by the rules of the last year the feed spans, and let each
 sub-component's DTSTART start no earlier than those rules really held. Times the rules cannot
-express (years before a rule change) are caught by ``ZoneRules.to_utc`` and written in UTC instead.
+express (years before a rule change) are caught by ``ZoneRules.readings`` and written in UTC.
 """
 
 from __future__ import annotations
@@ -143,19 +143,19 @@ class ZoneRules:
                     latest = (onset, observance.offset_to)
         return None if latest is None else latest[1]
 
-    def to_utc(self, wall: datetime) -> datetime | None:
-        """The instant a client reading ``wall`` with these rules arrives at, or None if none.
+    def readings(self, wall: datetime) -> list[datetime]:
+        """Every instant at which these rules show the naive ``wall``, earliest first: two in a
+        repeated hour, none in a skipped one or before the rules begin.
 
-        RFC 5545 (3.3.5) reads a wall time that occurs twice as its first occurrence; a wall time
-        that never occurs, or falls before the rules begin, has no reading.
+        RFC 5545 (3.3.5) reads a repeated wall time as its first occurrence, but clients differ
+        (khal takes the second), so the renderer writes a wall time only when it has one reading.
         """
         offsets = {o for obs in self.observances for o in (obs.offset_from, obs.offset_to)}
-        readings = [
+        return sorted(
             candidate
             for offset in offsets
             if self.utcoffset(candidate := (wall - offset).replace(tzinfo=UTC)) == offset
-        ]
-        return min(readings, default=None)
+        )
 
     def to_component(self) -> icalendar.Timezone:
         component = icalendar.Timezone()

@@ -26,10 +26,12 @@ import pytest
 import vobject
 
 from bridge.feeds import (
+    EVENT_ID_PROPERTY,
     FEED_SIZE_WARNING_BYTES,
     etag_for,
     feed_uid,
     render_feed,
+    zoneless_zone,
 )
 from bridge.models import Address, Event, Feed, FeedEvent, FeedKind, Privacy
 
@@ -50,15 +52,22 @@ def wall(zone: str, *fields: int, fold: int = 0) -> datetime:
     return datetime(*fields, tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)  # type: ignore[misc]
 
 
-def make_feed(privacy: Privacy = Privacy.FULL, timezone: str | None = None) -> Feed:
+def make_feed(
+    privacy: Privacy = Privacy.FULL,
+    timezone: str | None = None,
+    *,
+    kind: FeedKind = FeedKind.CALENDAR,
+    calendar_timezone: str | None = None,
+) -> Feed:
     return Feed(
         feed_id=7,
-        kind=FeedKind.CALENDAR,
-        target_id=12,
+        kind=kind,
+        target_id=None if kind is FeedKind.ALL else 12,
         name="Field team",
         privacy=privacy,
         token="secret-token",
         timezone=timezone,
+        calendar_timezone=calendar_timezone,
     )
 
 
@@ -214,9 +223,11 @@ def vevent_block(body: bytes, event_id: int) -> str:
 TIMED_CASES = [
     ("new-york spring gap", "America/New_York", utc(2024, 3, 10, 6, 30), utc(2024, 3, 10, 7, 30),
      True),
-    ("new-york fall, first 01:45", "America/New_York", utc(2024, 11, 3, 4, 45),
-     utc(2024, 11, 3, 5, 45), True),
-    # 01:15 EST happens second: read by RFC 5545 as 01:15 EDT, an hour early; so UTC.
+    # A wall time the clocks repeat is read as its first occurrence by RFC 5545 (and icalendar,
+    # vobject, ICAL.js) but as its second by khal: start and end both go out in UTC, whichever
+    # of the two the event means, even when only the end is in the repeated hour.
+    ("new-york fall, ends at the first 01:45", "America/New_York", utc(2024, 11, 3, 4, 45),
+     utc(2024, 11, 3, 5, 45), False),
     ("new-york fall, second 01:15", "America/New_York", utc(2024, 11, 3, 6, 15),
      utc(2024, 11, 3, 7, 15), False),
     ("new-york new year", "America/New_York", wall("America/New_York", 2024, 12, 31, 23),
@@ -229,11 +240,16 @@ TIMED_CASES = [
     ("berlin across midnight", "Europe/Berlin", wall("Europe/Berlin", 2024, 7, 5, 23),
      wall("Europe/Berlin", 2024, 7, 6, 1, 30), True),
     ("berlin fall, first 02:30", "Europe/Berlin", utc(2024, 10, 27, 0, 30),
-     utc(2024, 10, 27, 2, 30), True),
-    ("london fall", "Europe/London", utc(2024, 10, 27, 0), utc(2024, 10, 27, 2), True),
+     utc(2024, 10, 27, 2, 30), False),
+    ("berlin fall, after the repeat", "Europe/Berlin", utc(2024, 10, 27, 2),
+     utc(2024, 10, 27, 3), True),
+    ("london fall, first 01:00", "Europe/London", utc(2024, 10, 27, 0), utc(2024, 10, 27, 2),
+     False),
     ("london winter", "Europe/London", utc(2024, 1, 15, 9), utc(2024, 1, 15, 10), True),
     ("sydney april, first 02:30", "Australia/Sydney", utc(2024, 4, 6, 15, 30),
-     utc(2024, 4, 6, 17), True),
+     utc(2024, 4, 6, 17), False),
+    ("adelaide april, second 02:30", "Australia/Adelaide", utc(2024, 4, 6, 17),
+     utc(2024, 4, 6, 18), False),
     ("sydney october gap", "Australia/Sydney", utc(2024, 10, 5, 15, 30), utc(2024, 10, 5, 16, 30),
      True),
     ("sydney january", "Australia/Sydney", wall("Australia/Sydney", 2024, 1, 2, 9),
@@ -246,6 +262,8 @@ TIMED_CASES = [
      True),
     ("kolkata +0530", "Asia/Kolkata", utc(2024, 7, 15, 4), utc(2024, 7, 15, 5, 15), True),
     ("st-johns spring gap", "America/St_Johns", utc(2024, 3, 10, 5), utc(2024, 3, 10, 6), True),
+    ("st-johns fall, second 01:30", "America/St_Johns", utc(2024, 11, 3, 4), utc(2024, 11, 3, 5),
+     False),
     ("st-johns summer -0230", "America/St_Johns", utc(2024, 7, 15, 12), utc(2024, 7, 15, 13),
      True),
     ("st-johns winter -0330", "America/St_Johns", utc(2024, 1, 15, 12), utc(2024, 1, 15, 13),
@@ -341,6 +359,62 @@ def test_zone_less_event_uses_the_default_when_the_feed_has_no_zone() -> None:
     assert "DTSTART;TZID=America/Denver:20240701T090000" in vevent_block(body, 1)
 
 
+def test_zone_less_event_uses_its_calendar_zone_when_the_feed_has_none() -> None:
+    start = utc(2024, 7, 1, 15)
+    item = replace(
+        make_item(1, start, start + timedelta(hours=1), None), calendar_timezone="Asia/Tokyo"
+    )
+    feed = make_feed(calendar_timezone="Asia/Tokyo")
+    body = render([item], feed, default_timezone="UTC")
+    check_feed(body, [item])
+    assert "DTSTART;TZID=Asia/Tokyo:20240702T000000" in vevent_block(body, 1)
+    assert "X-WR-TIMEZONE:Asia/Tokyo" in unfold(body)
+    # The feed's own zone still comes first.
+    body = render([item], replace(feed, timezone="Europe/Berlin"), default_timezone="UTC")
+    assert "DTSTART;TZID=Europe/Berlin:20240701T170000" in vevent_block(body, 1)
+    assert "X-WR-TIMEZONE:Europe/Berlin" in unfold(body)
+
+
+def test_an_empty_calendar_feed_names_its_calendar_zone() -> None:
+    body = render([], make_feed(calendar_timezone="Asia/Tokyo"), default_timezone="UTC")
+    assert "X-WR-TIMEZONE:Asia/Tokyo" in unfold(body)
+
+
+def test_all_events_feed_shows_each_zone_less_event_in_its_own_calendar_zone() -> None:
+    start = utc(2024, 7, 1, 15)
+    tokyo = replace(make_item(1, start, start, None), calendar_timezone="Asia/Tokyo")
+    plain = make_item(2, start, start, None)  # a calendar with no zone: the default
+    own = replace(make_item(3, start, start, "Europe/Berlin"), calendar_timezone="Asia/Tokyo")
+    feed = make_feed(kind=FeedKind.ALL)
+    body = render([tokyo, plain, own], feed, default_timezone="America/Denver")
+    check_feed(body, [tokyo, plain, own])
+    assert "DTSTART;TZID=Asia/Tokyo:20240702T000000" in vevent_block(body, 1)
+    assert "DTSTART;TZID=America/Denver:20240701T090000" in vevent_block(body, 2)
+    assert "DTSTART;TZID=Europe/Berlin:20240701T170000" in vevent_block(body, 3)
+    # Zone-less events shown in two zones: no single X-WR-TIMEZONE would be true.
+    assert not [line for line in unfold(body) if line.startswith("X-WR-TIMEZONE")]
+    # One zone among them (the event with a zone of its own does not count): that one.
+    body = render([tokyo, own], feed, default_timezone="America/Denver")
+    assert "X-WR-TIMEZONE:Asia/Tokyo" in unfold(body)
+    body = render([own], feed, default_timezone="America/Denver")
+    assert "X-WR-TIMEZONE:America/Denver" in unfold(body)
+
+
+@pytest.mark.parametrize(
+    ("feed", "expected"),
+    [
+        (make_feed(timezone="Europe/Berlin", calendar_timezone="Asia/Tokyo"), "Europe/Berlin"),
+        (make_feed(calendar_timezone="Asia/Tokyo"), "Asia/Tokyo"),
+        (make_feed(calendar_timezone="Nowhere/Else"), "America/Denver"),
+        (make_feed(), "America/Denver"),
+        (make_feed(kind=FeedKind.ALL), None),
+        (make_feed(timezone="Asia/Kolkata", kind=FeedKind.ALL), "Asia/Kolkata"),
+    ],
+)
+def test_zoneless_zone_is_what_the_feed_page_names(feed: Feed, expected: str | None) -> None:
+    assert zoneless_zone(feed, "America/Denver") == expected
+
+
 def test_event_zone_wins_over_the_feed_zone() -> None:
     start = utc(2024, 7, 1, 15)
     items = [make_item(1, start, start + timedelta(hours=1), "Asia/Kolkata")]
@@ -352,6 +426,16 @@ def test_event_zone_wins_over_the_feed_zone() -> None:
 def test_unknown_event_zone_is_shown_in_the_feed_zone_at_the_right_instant() -> None:
     start = utc(2024, 7, 1, 15)
     items = [make_item(1, start, start + timedelta(hours=1), "Mars/Olympus_Mons")]
+    body = render(items, make_feed(timezone="Europe/Berlin"))
+    assert check_feed(body, items)[feed_uid(ACCOUNT, 1)].tzid == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    "zone", ["US", "Europe", "a" * 300, "../etc/passwd", "Eastern Standard Time"]
+)
+def test_unreadable_event_zone_is_shown_in_the_next_zone_in_line(zone: str) -> None:
+    start = utc(2024, 7, 1, 15)
+    items = [make_item(1, start, start + timedelta(hours=1), zone)]
     body = render(items, make_feed(timezone="Europe/Berlin"))
     assert check_feed(body, items)[feed_uid(ACCOUNT, 1)].tzid == "Europe/Berlin"
 
@@ -375,6 +459,24 @@ def test_event_in_an_implausible_year_is_written_in_utc_and_kept() -> None:
     assert [readings[feed_uid(ACCOUNT, n)].tzid for n in (1, 2, 3)] == [None, None, "Europe/Berlin"]
     berlin = icalendar.Calendar.from_ical(body).walk("VTIMEZONE")[0]
     assert {sub["DTSTART"].dt.year for sub in berlin.subcomponents} == {2023}
+
+
+def test_allday_event_in_an_implausible_year_east_of_utc_is_written_as_utc_dates() -> None:
+    start = datetime(9999, 12, 30, tzinfo=UTC)
+    items = [make_item(1, start, start + timedelta(hours=23), "Pacific/Auckland", is_allday=True)]
+    block = vevent_block(render(items), 1)
+    assert "DTSTART;VALUE=DATE:99991230" in block and "DTEND;VALUE=DATE:99991231" in block
+
+
+def test_an_hour_from_the_first_to_the_second_repeated_time_keeps_its_end() -> None:
+    # 01:30 EDT to 01:30 EST: one wall time, an hour apart. Compared as wall times the end
+    # would equal the start, and the event would lose its DTEND.
+    start, end = utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 6, 30)
+    items = [make_item(1, start, end, "America/New_York")]
+    body = render(items)
+    check_feed(body, items)
+    block = vevent_block(body, 1)
+    assert "DTSTART:20241103T053000Z" in block and "DTEND:20241103T063000Z" in block
 
 
 def test_zero_length_event_has_no_dtend_and_ends_when_it_starts() -> None:
@@ -490,6 +592,26 @@ def test_commas_semicolons_backslashes_and_newlines_survive_both_parsers() -> No
     )
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_unicode_line_breaks_become_escaped_newlines(separator: str) -> None:
+    # Split on these (str.splitlines does), the title would end the event and start another.
+    title = f"Stake-out{separator}END:VEVENT{separator}BEGIN:VEVENT{separator}UID:forged"
+    items = [make_item(1, utc(2024, 7, 1, 15), utc(2024, 7, 1, 16), "UTC", title=title)]
+    body = render(items, make_feed(kind=FeedKind.ALL))
+    text = body.decode("utf-8")
+    assert separator not in text
+    assert text.splitlines().count("BEGIN:VEVENT") == 1
+    assert not [line for line in text.splitlines() if line.startswith("UID:forged")]
+    read = str(icalendar.Calendar.from_ical(body).walk("VEVENT")[0]["SUMMARY"])
+    breaks = "\n\n" if separator == "\u2029" else "\n"
+    assert read == title.replace(separator, breaks)
+
+
+def test_a_lone_surrogate_costs_one_character_not_the_feed() -> None:
+    items = [make_item(1, utc(2024, 7, 1, 15), utc(2024, 7, 1, 16), "UTC", title="A\ud800B")]
+    assert "SUMMARY:A?B" in vevent_block(render(items), 1)
+
+
 def test_control_characters_are_dropped_from_text() -> None:
     items = [make_item(1, utc(2024, 7, 1, 15), utc(2024, 7, 1, 16), "UTC", title="Bell\x07 tab\t")]
     body = render(items)
@@ -500,20 +622,73 @@ def test_control_characters_are_dropped_from_text() -> None:
 # ----------------------------------------------------------------------------- calendar and events
 
 
+def calendar_level_lines(body: bytes) -> list[str]:
+    lines = unfold(body)
+    ends = (i for i, line in enumerate(lines) if line.startswith(("BEGIN:", "END:")) and i)
+    return lines[1 : next(ends)]
+
+
 def test_calendar_properties() -> None:
-    lines = unfold(render([], make_feed(timezone="Europe/London")))
-    for expected in (
+    lines = calendar_level_lines(render([], make_feed(timezone="Europe/London")))
+    assert lines == [
         "VERSION:2.0",
         "PRODID:-//Trackops Bridge//Feeds 1.0//EN",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
+        "NAME:Field team",
         "X-WR-CALNAME:Field team",
-        "X-WR-TIMEZONE:Europe/London",
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
-        "UID:trackops-acme-feed-calendar-12@trackops-bridge",
-    ):
-        assert expected in lines
+        "X-WR-TIMEZONE:Europe/London",
+    ]
+
+
+# Every property RFC 5545 and RFC 7986 allow in a VEVENT.
+EVENT_PROPERTIES = frozenset(
+    [
+        "DTSTAMP",
+        "UID",
+        "DTSTART",
+        "CLASS",
+        "CREATED",
+        "DESCRIPTION",
+        "GEO",
+        "LAST-MODIFIED",
+        "LOCATION",
+        "ORGANIZER",
+        "PRIORITY",
+        "SEQUENCE",
+        "STATUS",
+        "SUMMARY",
+        "TRANSP",
+        "URL",
+        "RECURRENCE-ID",
+        "RRULE",
+        "DTEND",
+        "DURATION",
+        "ATTACH",
+        "ATTENDEE",
+        "CATEGORIES",
+        "COMMENT",
+        "CONTACT",
+        "EXDATE",
+        "REQUEST-STATUS",
+        "RELATED-TO",
+        "RESOURCES",
+        "RDATE",
+        "COLOR",
+        "CONFERENCE",
+        "IMAGE",
+    ]
+)
+
+
+def test_no_calendar_property_can_pass_for_an_event_property() -> None:
+    # vdirsyncer copies the calendar's properties into every event it splits out, then reads
+    # the first UID line as the event's: a calendar UID made every event of a feed one item.
+    for feed in (make_feed(), make_feed(kind=FeedKind.ALL, timezone="Asia/Tokyo")):
+        names = {re.split("[;:]", line)[0] for line in calendar_level_lines(render([], feed))}
+        assert not names & EVENT_PROPERTIES
 
 
 def test_refresh_interval_has_a_floor_of_fifteen_minutes() -> None:
@@ -542,6 +717,19 @@ def test_event_properties_come_from_the_data() -> None:
         "STATUS:CONFIRMED",
     ):
         assert expected in block.split("\n")
+
+
+def test_events_alike_in_all_but_uid_still_differ_in_their_event_id() -> None:
+    # vdirsyncer's http storage swaps each UID for a hash of the rest of the event: two "Busy"
+    # hours at the same time must not hash alike, or a subscriber sees one of them.
+    start = utc(2024, 7, 1, 15)
+    items = [make_item(n, start, start + timedelta(hours=1), "UTC") for n in (1, 2)]
+    body = render(items, make_feed(Privacy.BUSY))
+    blocks = [
+        {line for line in vevent_block(body, n).split("\n") if not line.startswith("UID:")}
+        for n in (1, 2)
+    ]
+    assert blocks[0] ^ blocks[1] == {f"{EVENT_ID_PROPERTY}:1", f"{EVENT_ID_PROPERTY}:2"}
 
 
 def test_dtstamp_falls_back_to_generated_at() -> None:
@@ -657,6 +845,8 @@ def representative_items() -> list[FeedEvent]:
         make_item(3, utc(2024, 5, 1, 9), utc(2024, 5, 1, 9), "UTC", title="Check-in"),
         make_item(4, utc(2024, 10, 6, 1), utc(2024, 10, 6, 3), "Australia/Adelaide"),
         make_item(6, utc(2024, 7, 1, 15), utc(2024, 7, 1, 16), None, title="Same start as 5"),
+        # From the first 01:30 to the second, the night New York's clocks go back: in UTC.
+        make_item(7, utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 6, 30), "America/New_York"),
     ]
 
 
@@ -673,7 +863,7 @@ def test_rendering_is_byte_deterministic_whatever_the_input_order() -> None:
 def test_vevents_are_sorted_by_start_then_event_id() -> None:
     body = render(representative_items())
     uids = [line for line in unfold(body) if line.startswith("UID:trackops-acme-event-")]
-    assert [int(re.findall(r"event-(\d+)@", uid)[0]) for uid in uids] == [1, 3, 5, 6, 2, 4]
+    assert [int(re.findall(r"event-(\d+)@", uid)[0]) for uid in uids] == [1, 3, 5, 6, 2, 4, 7]
 
 
 @pytest.mark.parametrize("privacy", list(Privacy))

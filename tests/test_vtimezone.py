@@ -213,16 +213,35 @@ def test_us_rules_of_2007_do_not_claim_2006() -> None:
     assert rules.utcoffset(datetime(2006, 10, 30, 12, tzinfo=UTC)) is None
 
 
-def test_to_utc_reads_a_repeated_wall_time_as_its_first_occurrence() -> None:
+def test_readings_of_a_repeated_wall_time_are_both_occurrences_earliest_first() -> None:
     rules = derive_zone_rules("America/New_York", 2024, 2024)
-    assert rules.to_utc(datetime(2024, 11, 3, 1, 30)) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
-    assert rules.to_utc(datetime(2024, 11, 3, 2, 30)) == datetime(2024, 11, 3, 7, 30, tzinfo=UTC)
+    assert rules.readings(datetime(2024, 11, 3, 1, 30)) == [
+        datetime(2024, 11, 3, 5, 30, tzinfo=UTC),
+        datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+    ]
+    assert rules.readings(datetime(2024, 11, 3, 2, 30)) == [
+        datetime(2024, 11, 3, 7, 30, tzinfo=UTC)
+    ]
 
 
-def test_to_utc_has_no_reading_for_a_skipped_wall_time() -> None:
+def test_a_skipped_wall_time_has_no_reading() -> None:
     rules = derive_zone_rules("Europe/Berlin", 2024, 2024)
-    assert rules.to_utc(datetime(2024, 3, 31, 2, 30)) is None
-    assert rules.to_utc(datetime(2024, 3, 31, 3, 30)) == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    assert rules.readings(datetime(2024, 3, 31, 2, 30)) == []
+    assert rules.readings(datetime(2024, 3, 31, 3, 30)) == [
+        datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    ]
+
+
+def test_southern_and_half_hour_zones_repeat_their_own_hour() -> None:
+    # Adelaide goes back from 03:00 ACDT (+10:30) to 02:00 ACST (+09:30) on 7 April 2024.
+    rules = derive_zone_rules("Australia/Adelaide", 2024, 2024)
+    assert rules.readings(datetime(2024, 4, 7, 2, 30)) == [
+        datetime(2024, 4, 6, 16, 0, tzinfo=UTC),
+        datetime(2024, 4, 6, 17, 0, tzinfo=UTC),
+    ]
+    # St John's springs from 02:00 NST (-03:30) to 03:00 NDT (-02:30) on 10 March 2024.
+    newfoundland = derive_zone_rules("America/St_Johns", 2024, 2024)
+    assert newfoundland.readings(datetime(2024, 3, 10, 2, 30)) == []
 
 
 def test_transitions_are_found_to_the_second() -> None:

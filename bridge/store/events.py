@@ -323,6 +323,7 @@ def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> 
             cases.c.title.label("case_title"),
             subjects.c.name.label("subject_name"),
             calendars.c.name.label("calendar_name"),
+            calendars.c.timezone.label("calendar_timezone"),
         )
         .select_from(
             events.outerjoin(cases, cases.c.case_id == events.c.case_id)
@@ -346,6 +347,7 @@ def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> 
             case_label=_case_label(row),
             subject_name=row.subject_name,
             calendar_name=row.calendar_name,
+            calendar_timezone=row.calendar_timezone,
         )
         for row in rows
     ]

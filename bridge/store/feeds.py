@@ -149,6 +149,7 @@ def _select_feeds() -> Any:
     return select(
         feeds,
         calendars.c.name.label("calendar_name"),
+        calendars.c.timezone.label("calendar_timezone"),
         staff.c.first_name,
         staff.c.last_name,
     ).select_from(
@@ -175,6 +176,7 @@ def _feed_from_row(row: AnyRow) -> Feed:
         privacy=Privacy(row.privacy),
         token=row.token,
         timezone=row.timezone,
+        calendar_timezone=row.calendar_timezone,
     )
 
 
