@@ -18,6 +18,7 @@ from bridge.store.outbox import (
     Upload,
     body_digest,
 )
+from bridge.store.problems import ProblemCounts, RecordProblem, problem_key
 from bridge.store.records import (
     HEARTBEAT_STALE_POLLS,
     ChangeCounts,
@@ -45,7 +46,9 @@ __all__ = [
     "NotFound",
     "OutboxItem",
     "OutboxStateError",
+    "ProblemCounts",
     "QueueResult",
+    "RecordProblem",
     "SchemaOutOfDate",
     "Store",
     "StoreError",
@@ -55,4 +58,5 @@ __all__ = [
     "body_digest",
     "content_hash",
     "open_store",
+    "problem_key",
 ]

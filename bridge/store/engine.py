@@ -33,7 +33,11 @@ def describe_url(engine: Engine) -> str:
 
 
 def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine for a ``sqlite:///`` or ``postgresql://`` URL, checked by connecting once."""
+    """An engine for a ``sqlite:///`` or ``postgresql://`` URL, checked by connecting once.
+
+    Its errors and logs never show bound parameters (``hide_parameters``): they are people's
+    event titles, notes and addresses, and a failing batch would print hundreds of them.
+    """
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError as exc:
@@ -42,7 +46,7 @@ def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         engine = _create_sqlite_engine(parsed, busy_timeout_ms)
     elif parsed.get_backend_name() == "postgresql":
         # pre_ping: a web process may hold pooled connections across a database restart.
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     else:
         raise StoreUnavailable(
             parsed.render_as_string(hide_password=True),
@@ -61,7 +65,7 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

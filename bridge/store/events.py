@@ -56,7 +56,9 @@ def content_hash(event: Event) -> str:
     }
     content["staff_ids"] = sorted(set(event.staff_ids))
     payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    # surrogatepass: the same bytes for every valid string, and no UnicodeEncodeError (which
+    # would stop a whole sync) for a lone surrogate that got past the reader.
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _canonical(value: object) -> object:

@@ -297,6 +297,24 @@ def _v3_proven_deletions(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v4_record_problems(conn: Connection) -> None:
+    # Records the sync skipped or kept with a value changed: what was wrong, by field.
+    m = MetaData()
+    Table(
+        "record_problems",
+        m,
+        Column("kind", String(16), primary_key=True),
+        Column("record_key", Text, primary_key=True),
+        Column("field", Text, primary_key=True),
+        Column("is_skipped", Boolean, nullable=False),
+        Column("detail", Text, nullable=False),
+        Column("label", Text, nullable=False),
+        Column("first_seen_at", DateTime(timezone=True), nullable=False),
+        Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    )
+    m.create_all(conn)
+
+
 def _v5_admin_session(conn: Connection) -> None:
     # The admin session version: a logout bumps it, and cookies signed before are refused.
     m = MetaData()
@@ -315,6 +333,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
     Migration(3, "deletions proven one by one; a first sync that resumes", _v3_proven_deletions),
+    Migration(4, "record problems: records skipped or kept changed, by field", _v4_record_problems),
     Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -19,6 +19,7 @@ from bridge.store import deletions, reference
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
+from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
@@ -33,6 +34,7 @@ from bridge.store.outbox import (
     QueueResult,
     Upload,
 )
+from bridge.store.problems import ProblemCounts, RecordProblem
 from bridge.store.records import (
     ChangeCounts,
     EventDigest,
@@ -219,6 +221,34 @@ class Store:
         """Set the sync state's last error without touching the rest of the state."""
         with self._transaction(write=True) as conn:
             state_rows.record_sync_error(conn, message, at)
+
+    # -- record problems (see ``problems``) ------------------------------------------------
+
+    def update_record_problems(
+        self,
+        read: Iterable[tuple[str, str]],
+        problems: Sequence[RecordProblem],
+        at: datetime,
+    ) -> None:
+        """The records in ``read`` (kind, key: read fine) and those in ``problems`` now have
+        exactly ``problems``. Writes nothing when there is nothing to record or clear."""
+        keys = set(read)
+        if not problems:
+            with self._transaction(write=False) as conn:
+                if not problem_rows.has_record_problems(conn, keys):
+                    return
+        with self._transaction(write=True) as conn:
+            problem_rows.replace_record_problems(conn, keys, problems, at)
+
+    def list_record_problems(self, limit: int = 50) -> list[RecordProblem]:
+        """Skipped records first, then kept ones; newest sightings first within each."""
+        with self._transaction(write=False) as conn:
+            return problem_rows.select_record_problems(conn, limit)
+
+    def count_record_problems(self) -> ProblemCounts:
+        """Records (not problems) skipped, and kept with a value changed."""
+        with self._transaction(write=False) as conn:
+            return problem_rows.count_record_problems(conn)
 
     # -- feeds -----------------------------------------------------------------------------
 

@@ -204,6 +204,21 @@ login_failures = Table(
     Index("ix_login_failures_client_at", "client_key", "at"),
 )
 
+# Trackops records the sync skipped (is_skipped) or kept with a value changed, one row per field;
+# a record read fine again loses its rows (see problems.py). Never the record's body.
+record_problems = Table(
+    "record_problems",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # event, case, subject, staff
+    Column("record_key", Text, primary_key=True),  # the id; an unreadable one as sent, quoted
+    Column("field", Text, primary_key=True),  # "" when the record as a whole was at fault
+    Column("is_skipped", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("label", Text, nullable=False),  # its title or name, shortened
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+)
+
 # One row: the admin session version every login's cookie carries (see sessions.py).
 admin_session = Table(
     "admin_session",
