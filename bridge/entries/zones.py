@@ -1,8 +1,9 @@
 """Time zones for entries: a zone name as people type it -> IANA, and wall-clock time -> UTC.
 
-`resolve_zone` accepts IANA names (any case), old IANA aliases and the Windows names Outlook
-writes; `to_utc` refuses a time that does not exist (spring forward) and resolves one that
-happens twice (fall back) by a stated rule; `day_bounds_utc` encodes all-day events.
+`resolve_zone` is the one validator of a zone people give (form, CSV, .ics, admin pages, CLI):
+IANA names (any case), old IANA aliases and the Windows names Outlook writes. `to_utc` refuses a
+time that does not exist (spring forward) and resolves one that happens twice (fall back) by a
+stated rule; `day_bounds_utc` encodes all-day events.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def _canonical(key: str, typed: str) -> str:
             "Region/City name such as America/New_York or Europe/London"
         )
     return target if target in cat.listed else key
+
+
+def offered_zones() -> frozenset[str]:
+    """The names a zone picker offers: each one `resolve_zone` gives back unchanged."""
+    return _catalogue().listed | {"UTC"}
 
 
 def resolve_zone(text: str) -> str:

@@ -6,15 +6,15 @@ feed token appears only on that feed's own page, which is where people come to c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bridge.config import Settings
-from bridge.feeds import FEED_SIZE_WARNING_BYTES
-from bridge.models import Calendar, Feed, Privacy
+from bridge.feeds import FEED_SIZE_WARNING_BYTES, zoneless_zone
+from bridge.models import Calendar, Feed, FeedKind, Privacy
 from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
 from bridge.web.clients import client_family, subscribe_links
 from bridge.web.context import current_settings, current_store
@@ -146,6 +146,12 @@ def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Pag
         form=form,
         privacy_levels=list(Privacy),
         default_timezone=settings.default_timezone,
+        # The zone the feed shows zone-less events in now, and would with its own zone emptied.
+        shown_zone=zoneless_zone(found, settings.default_timezone),
+        fallback_zone=zoneless_zone(replace(found, timezone=None), settings.default_timezone),
+        calendar_zones=[]
+        if found.kind is FeedKind.CALENDAR
+        else [(c.name, c.timezone) for c in current_store().list_calendars() if c.timezone],
         zones=sorted(known_zones()),
     )
     return page, status

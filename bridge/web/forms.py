@@ -7,28 +7,18 @@ for every POST by flask-wtf's CSRFProtect before any of this runs.
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bridge.entries.zones import ZoneError, offered_zones, resolve_zone
 from bridge.models import Privacy
 
 NAME_MAX = 200
-# Names the zone database lists that depend on the host or mean nothing to a person.
-_UNUSABLE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 
 
-@functools.cache
 def known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones() - _UNUSABLE_ZONES)
-
-
-def zone_error(name: str) -> str | None:
-    """Why ``name`` is not a usable IANA zone, or None when it is (blank is the caller's call)."""
-    if name in known_zones():
-        return None
-    return f"Unknown time zone {name!r}: use an IANA name such as America/Chicago or Europe/London."
+    """The zones the pages' pickers offer: the names the validator keeps as they are."""
+    return offered_zones()
 
 
 @dataclass
@@ -40,6 +30,18 @@ class FormInput:
     def is_valid(self) -> bool:
         return not self.errors
 
+    def read_zone(self, key: str = "timezone") -> None:
+        """Check a typed zone with the validator the event form and uploads use (IANA names in
+        any case, old aliases, Windows names): the IANA name replaces what was typed, or the
+        field gets the same advice and suggestions. Blank is the caller's call."""
+        if not (typed := self.values[key]):
+            return
+        try:
+            self.values[key] = resolve_zone(typed)
+        except ZoneError as error:
+            message = str(error)
+            self.errors[key] = message[:1].upper() + message[1:]
+
 
 def read_feed_settings(form: Mapping[str, str]) -> FormInput:
     """Name (blank: the default name), privacy, and zone (blank: the bridge's default zone)."""
@@ -50,8 +52,7 @@ def read_feed_settings(form: Mapping[str, str]) -> FormInput:
         checked.errors["name"] = f"Keep the name under {NAME_MAX} characters."
     if checked.values["privacy"] not in {level.value for level in Privacy}:
         checked.errors["privacy"] = "Choose full, limited or busy."
-    if checked.values["timezone"] and (error := zone_error(checked.values["timezone"])):
-        checked.errors["timezone"] = error
+    checked.read_zone()
     return checked
 
 
@@ -62,6 +63,5 @@ def read_calendar_settings(form: Mapping[str, str]) -> FormInput:
         checked.errors["name"] = "A calendar needs a name."
     elif len(checked.values["name"]) > NAME_MAX:
         checked.errors["name"] = f"Keep the name under {NAME_MAX} characters."
-    if checked.values["timezone"] and (error := zone_error(checked.values["timezone"])):
-        checked.errors["timezone"] = error
+    checked.read_zone()
     return checked
