@@ -118,7 +118,11 @@ def calendars_rename(calendar_id: int, name: str) -> None:
 @click.argument("zone")
 @reports_errors
 def calendars_timezone(calendar_id: int, zone: str) -> None:
-    """Set the zone used for CALENDAR_ID's events that have none (IANA name, or 'none')."""
+    """Set the zone used for CALENDAR_ID's events that have none.
+
+    ZONE is an IANA name (America/Chicago) or Outlook's Windows name ("Central Standard Time"),
+    or 'none'. Every feed showing the calendar changes at once.
+    """
     from bridge.entries.zones import ZoneError, resolve_zone
 
     try:
