@@ -284,6 +284,10 @@ def _v3_proven_deletions(conn: Connection) -> None:
         Column("full_sync_newest", DateTime(timezone=True)),
         Column("last_reconcile_note", Text),
     )
+    # Set when a walk by creation stamp proved incomplete: the next walks go by page number.
+    conn.execute(
+        text("ALTER TABLE sync_state ADD COLUMN walk_by_number BOOLEAN NOT NULL DEFAULT false")
+    )
     m = MetaData()
     # Events a listing no longer showed: a hint, kept until GET /events/{id} proves it either way.
     Table(

@@ -81,6 +81,9 @@ class SyncState:
     full_sync_newest: datetime | None = None
     # Why the last deletion check deleted nothing or left some unproven, for `status`.
     last_reconcile_note: str | None = None
+    # A walk by creation stamp missed events Trackops counts (its order is not by creation):
+    # the next listings go by page number, checked whole against the count, until one is clean.
+    walk_by_number: bool = False
 
     def is_worker_alive(self, poll_interval: float, now: datetime) -> bool:
         """The worker beat within HEARTBEAT_STALE_POLLS poll intervals of `now`."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -125,6 +126,7 @@ sync_state = Table(
     Column("full_sync_started_at", UTCDateTime),
     Column("full_sync_newest", UTCDateTime),
     Column("last_reconcile_note", Text),
+    Column("walk_by_number", Boolean, nullable=False, server_default=false()),
     CheckConstraint("id = 1", name="ck_sync_state_single_row"),
 )
 
