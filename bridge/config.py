@@ -177,6 +177,13 @@ class Settings:
         convert=_positive_float,
         expects="seconds > 0",
     )
+    deletion_probes: int = _setting(
+        "BRIDGE_DELETION_PROBES",
+        "Events a pass may look up to prove them deleted (one request each); the rest wait.",
+        default=20,
+        convert=_positive_int,
+        expects="a whole number >= 1",
+    )
     reference_interval: float = _setting(
         "BRIDGE_REFERENCE_INTERVAL",
         "Seconds between refreshes of cases, subjects and staff.",

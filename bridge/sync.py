@@ -3,6 +3,12 @@
 Entry point: `Syncer.poll()`. Each pass is planned as plain data by pure functions
 (`plan_upserts`, `plan_deletions`) and applied by the store in transactions, so running the same
 pass twice gives an empty plan the second time.
+
+Listings are hints, never proofs (docs/trackops-api.md, listing hazards). An event missing from
+a listing becomes a deletion *candidate*; it is deleted only when `GET /events/{id}` answers 404,
+a budget of such probes per pass. A listing shorter than Trackops' own count, or empty where the
+mirror is not, is suspect: it adds no candidates, and an incremental poll that was suspect keeps
+its cursor where it was, so nothing it may have skipped is passed over.
 """
 
 from __future__ import annotations
@@ -13,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from bridge.errors import BridgeError, RecordError
+from bridge.errors import (
+    BridgeError,
+    NotFoundError,
+    RateLimitedError,
+    RecordError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
 from bridge.models import Case, Event, Privacy, Staff, Subject
 from bridge.store import EventDigest, Store, SyncState, content_hash
 from bridge.trackops.client import PER_PAGE, Count, Page, RequestStats
@@ -37,7 +51,10 @@ class EventSource(Protocol):
     stats: RequestStats
 
     def count(self, path: str, **filters: object) -> Count: ...
-    def iter_event_pages(self, **filters: object) -> Iterator[Page[Event]]: ...
+    def get_event(self, event_id: int) -> Event: ...
+    def iter_event_pages(
+        self, *, created_from: datetime | None = None, by_key: bool = True, **filters: object
+    ) -> Iterator[Page[Event]]: ...
     def iter_case_pages(self, **filters: object) -> Iterator[Page[Case]]: ...
     def iter_subject_pages(self, **filters: object) -> Iterator[Page[Subject]]: ...
     def iter_staff_pages(self, **filters: object) -> Iterator[Page[Staff]]: ...
@@ -78,6 +95,20 @@ def is_mass_deletion(deletions: int, live: int) -> bool:
     return deletions > MASS_DELETE_MIN and deletions > live * MASS_DELETE_SHARE
 
 
+def listing_doubt(listed: int, counted: int, stored_live: int) -> str | None:
+    """Why a listing cannot be trusted to show absences, or None. Pure.
+
+    Records created while the listing walked are both listed and counted, and records deleted
+    meanwhile may be listed but not counted, so a complete listing is never shorter than the
+    count taken after it.
+    """
+    if listed == 0 and stored_live:
+        return f"Trackops listed no events where the mirror has {stored_live}"
+    if listed < counted:
+        return f"Trackops listed {listed} events but counts {counted}"
+    return None
+
+
 def _stamp(event: Event) -> datetime:
     return event.updated_at or datetime.min.replace(tzinfo=UTC)
 
@@ -93,6 +124,9 @@ class PollResult:
     deleted: int = 0
     skipped: int = 0  # unreadable records
     reference_changes: int = 0
+    probed: int = 0  # deletion candidates looked up one by one
+    waiting: int = 0  # deletion candidates left for later passes
+    doubt: str | None = None  # why a listing was not trusted this pass
     requests: int = 0
     reconciled: bool = False
     full: bool = False
@@ -111,6 +145,10 @@ class PollResult:
             parts.append(f"{self.skipped} unreadable records skipped")
         if self.reconciled:
             parts.append("deletions checked")
+        if self.waiting:
+            parts.append(f"{self.waiting} possible deletions waiting for proof")
+        if self.doubt:
+            parts.append(f"listing not trusted: {self.doubt}")
         return ", ".join(parts)
 
 
@@ -121,6 +159,7 @@ class SyncOptions:
     reconcile_interval: timedelta = timedelta(hours=1)
     reference_interval: timedelta = timedelta(minutes=15)
     default_privacy: Privacy = Privacy.LIMITED  # for feeds of newly seen calendars and staff
+    deletion_probes: int = 20  # GET /events/{id} lookups a pass may spend proving deletions
 
 
 class Syncer:
@@ -159,13 +198,17 @@ class Syncer:
             if result.full and not reconcile:
                 # A first pull listed everything there is: nothing can be missing yet, so a
                 # window listing now would spend requests to learn nothing.
-                state = replace(state, last_reconcile_at=started)
+                if state.events_cursor is not None:
+                    state = replace(state, last_reconcile_at=started)
             elif reconcile or (
                 reconcile is None
                 and self._is_due(state.last_reconcile_at, self.options.reconcile_interval)
             ):
                 self._reconcile(result)
-                state = replace(state, last_reconcile_at=self.clock())
+                state = replace(
+                    state, last_reconcile_at=self.clock(), last_reconcile_note=result.doubt
+                )
+            self._probe_candidates(result)
         except BridgeError as error:
             failed = self._count_requests(self.store.get_sync_state(), result, before)
             self.store.put_sync_state(
@@ -203,22 +246,84 @@ class Syncer:
     # -- events ----------------------------------------------------------------------------
 
     def _sync_events(self, state: SyncState, result: PollResult, started: datetime) -> SyncState:
+        if state.events_cursor is None:
+            return self._sync_everything(state, result, started)
+        read_from = self._read_from(state)
+        pages = self.client.iter_event_pages(
+            updated_from=read_from, by_key=not state.walk_by_number
+        )
+        walk = self._apply_pages(pages, result, None, started)
+        if walk.pages > 1:
+            # Only a short page ends a listing, so one cut short by a proxy looks complete:
+            # Trackops' count of what changed up to this pass's start is the check. Idle and
+            # quiet polls list one short page, and one request is all they cost.
+            counted = self.client.count("/events", updated_from=read_from, updated_to=started)
+            result.doubt = listing_doubt(walk.listed_before_start, counted.record_count, 0)
+        if result.doubt:
+            log.warning("changes listing not trusted (%s): the cursor stays", result.doubt)
+            return replace(state, events_settled=False, walk_by_number=walk.is_keyed)
         cursor = state.events_cursor
-        if cursor is None:
-            result.full = True
-            total = self.client.count("/events").record_count
-            log.info("first sync: %d events to fetch", total)
-            pages = self.client.iter_event_pages()
-        else:
-            total = None
-            pages = self.client.iter_event_pages(updated_from=self._read_from(state))
-        newest = self._apply_pages(pages, result, total)
-        new_cursor = max(filter(None, (cursor, newest)), default=None)
+        new_cursor = max(filter(None, (cursor, walk.cursor)), default=None)
         return replace(
             state,
             events_cursor=new_cursor,
             events_settled=self._settled(state, new_cursor, started),
+            walk_by_number=False,
         )
+
+    def _sync_everything(
+        self, state: SyncState, result: PollResult, started: datetime
+    ) -> SyncState:
+        """The first full pull, resuming where an earlier one was cut short.
+
+        A checkpoint after every chunk written keeps how far the walk got (a creation stamp),
+        when it began and the newest update it saw, so a killed worker loses a chunk at most.
+        A pull that ends with fewer events than Trackops counts starts again from the top,
+        by page number.
+        """
+        result.full = True
+        began = state.full_sync_started_at or started
+        total = self.client.count("/events").record_count
+        resume_from = state.full_sync_resume_from
+        if resume_from:
+            log.info(
+                "first sync: resuming from events created %s", f"{resume_from:%Y-%m-%d %H:%M:%S}"
+            )
+        else:
+            log.info("first sync: %d events to fetch", total)
+
+        def checkpoint(page: Page[Event], newest: datetime | None) -> None:
+            self.store.put_sync_state(
+                replace(
+                    self.store.get_sync_state(),
+                    full_sync_resume_from=page.resume_from if page.is_keyed else None,
+                    full_sync_started_at=began,
+                    full_sync_newest=newest,
+                )
+            )
+
+        pages = self.client.iter_event_pages(
+            created_from=resume_from, by_key=not state.walk_by_number
+        )
+        walk = self._apply_pages(
+            pages, result, total, began, newest=state.full_sync_newest, checkpoint=checkpoint
+        )
+        # Counted after the walk: events created meanwhile were walked too, and events
+        # deleted meanwhile are in the mirror but no longer counted.
+        counted = self.client.count("/events").record_count
+        result.doubt = listing_doubt(self.store.count_events() + result.skipped, counted, 0)
+        state = replace(
+            self.store.get_sync_state(),
+            full_sync_resume_from=None,
+            full_sync_started_at=None,
+            full_sync_newest=None,
+        )
+        if result.doubt:
+            log.warning(
+                "first sync incomplete (%s): it starts again at the next poll", result.doubt
+            )
+            return replace(state, walk_by_number=True)
+        return replace(state, events_cursor=walk.cursor, events_settled=False, walk_by_number=False)
 
     def _read_from(self, state: SyncState) -> datetime:
         """Where an incremental pass starts reading.
@@ -240,28 +345,36 @@ class Syncer:
         return started >= cursor + self.options.overlap
 
     def _apply_pages(
-        self, pages: Iterable[Page[Event]], result: PollResult, total: int | None
-    ) -> datetime | None:
-        newest: datetime | None = None
+        self,
+        pages: Iterable[Page[Event]],
+        result: PollResult,
+        total: int | None,
+        started: datetime,
+        *,
+        newest: datetime | None = None,
+        checkpoint: Callable[[Page[Event], datetime | None], None] | None = None,
+    ) -> _Walk:
+        walk = _Walk(started=started, newest=newest)
         chunk: list[Event] = []
-        for number, page in enumerate(pages, start=1):
-            result.fetched += page.size
+        for page in pages:
+            walk.add(page)
+            result.fetched += len(page.records) + len(page.problems)
             self._report_problems(page.problems, result)
             chunk.extend(page.records)
-            for event in page.records:
-                if event.updated_at and (newest is None or event.updated_at > newest):
-                    newest = event.updated_at
-            if number % PAGES_PER_CHUNK == 0:
+            if walk.pages % PAGES_PER_CHUNK == 0:
                 self._write(chunk, result)
                 chunk = []
+                if checkpoint:
+                    checkpoint(page, walk.newest)
             if self.progress:
                 self.progress(result.fetched, total)
         self._write(chunk, result)
-        return newest
+        return walk
 
     def _write(self, events: Sequence[Event], result: PollResult) -> None:
         if not events:
             return
+        self.store.drop_deletion_candidates(e.event_id for e in events)
         plan = plan_upserts(events, self.store.event_digests(e.event_id for e in events))
         result.unchanged += plan.unchanged
         if plan.upserts:
@@ -326,43 +439,122 @@ class Syncer:
     # -- deletions -------------------------------------------------------------------------
 
     def _reconcile(self, result: PollResult) -> None:
-        """Tombstone window events Trackops no longer lists.
+        """Mark window events Trackops no longer lists as candidates for deletion.
 
-        The API reports no deletions, so absence from a *complete* listing is the only evidence.
-        Any error midway raises before anything is deleted; a listing that would delete a large
-        share must be confirmed by a second one.
+        Nothing is deleted here: a candidate is deleted once Trackops answers 404 for it
+        (`_probe_candidates`). A listing that disagrees with Trackops' count, or is empty where
+        the mirror is not, adds no candidates at all; a listing that would make a large share
+        candidates must be confirmed by a second one.
         """
         window_start = self.clock() - timedelta(days=self.options.feed_past_days)
-        listed = self._list_window(window_start, result)
+        listed, unidentified = self._list_window(window_start, result)
+        counted = self.client.count("/events", end_from=window_start).record_count
         live = self.store.live_event_ids(ending_after=window_start)
-        absent = plan_deletions(set(listed), live)
+        result.reconciled = True
+        self.store.drop_deletion_candidates(listed)
+        result.doubt = listing_doubt(len(listed) + unidentified, counted, len(live))
+        if result.doubt:
+            log.warning("deletion check not trusted (%s): nothing marked", result.doubt)
+            return
+        absent = plan_deletions(listed, live)
         if is_mass_deletion(len(absent), len(live)):
             log.warning(
                 "listing lacks %d of %d events in the window; listing again to confirm",
                 len(absent),
                 len(live),
             )
-            confirmed = plan_deletions(set(self._list_window(window_start, result)), live)
+            confirmed = plan_deletions(self._list_window(window_start, result)[0], live)
             absent = sorted(set(absent) & set(confirmed))
-        result.reconciled = True
-        if not absent:
-            return
-        counts = self.store.apply_event_changes([], absent, self.clock())
-        result.deleted += counts.deleted
-        for event_id, title in counts.deleted_events:
-            log.info("deleted event %d %r: Trackops no longer lists it", event_id, title)
+        if absent:
+            added = self.store.add_deletion_candidates(absent, self.clock())
+            log.info("%d events no longer listed: each is looked up before deletion", added)
 
-    def _list_window(self, window_start: datetime, result: PollResult) -> list[int]:
-        """Ids of every event ending in the window; also writes any changes it sees."""
-        ids: list[int] = []
+    def _list_window(self, window_start: datetime, result: PollResult) -> tuple[set[int], int]:
+        """Ids of every event ending in the window, and how many unreadable ones had no id.
+
+        Also writes any changes it sees.
+        """
+        ids: set[int] = set()
+        unidentified = 0
         chunk: list[Event] = []
         for page in self.client.iter_event_pages(end_from=window_start):
             self._report_problems(page.problems, result)
-            ids.extend(e.event_id for e in page.records)
-            ids.extend(p.record_id for p in page.problems if isinstance(p.record_id, int))
+            ids.update(e.event_id for e in page.records)
+            for problem in page.problems:
+                if isinstance(problem.record_id, int):
+                    ids.add(problem.record_id)
+                else:
+                    unidentified += 1
             chunk.extend(page.records)
             if len(chunk) >= PAGES_PER_CHUNK * PER_PAGE:
                 self._write(chunk, result)
                 chunk = []
         self._write(chunk, result)
-        return ids
+        return ids, unidentified
+
+    def _probe_candidates(self, result: PollResult) -> None:
+        """Look candidates up one by one: 404 deletes, an answer keeps; within the budget.
+
+        Trackops' trouble (5xx, a dropped connection, a firewall page) ends the probing for this
+        pass and proves nothing; the candidates wait for the next pass.
+        """
+        proven: list[int] = []
+        for event_id in self.store.next_deletion_candidates(self.options.deletion_probes):
+            result.probed += 1
+            try:
+                event = self.client.get_event(event_id)
+            except NotFoundError:
+                proven.append(event_id)
+                continue
+            except RecordError:
+                self.store.drop_deletion_candidates([event_id])  # there, if unreadable
+                continue
+            except (
+                ServerError,
+                TransportError,
+                RateLimitedError,
+                UnexpectedResponseError,
+            ) as error:
+                self.store.mark_deletion_probed(event_id, self.clock())
+                log.warning("could not look up event %d: %s", event_id, error.describe())
+                break
+            self._write([event], result)
+        if proven:
+            counts = self.store.apply_proven_deletions(proven, self.clock())
+            result.deleted += counts.deleted
+            for event_id, title in counts.deleted_events:
+                log.info("deleted event %d %r: Trackops answers 404 for it", event_id, title)
+        result.waiting = self.store.count_deletion_candidates()
+
+
+@dataclass
+class _Walk:
+    """What a pass learned from the pages of one listing, beyond the events themselves."""
+
+    started: datetime
+    newest: datetime | None = None  # the newest update stamp listed
+    pages: int = 0
+    listed_before_start: int = 0  # records listed whose update stamp is before `started`
+    is_keyed: bool = True  # every page was reached by creation stamp
+
+    def add(self, page: Page[Event]) -> None:
+        self.pages += 1
+        self.is_keyed = self.is_keyed and page.is_keyed
+        self.listed_before_start += len(page.problems)
+        for event in page.records:
+            stamp = event.updated_at
+            if stamp is None or stamp <= self.started:
+                self.listed_before_start += 1
+            if stamp and (self.newest is None or stamp > self.newest):
+                self.newest = stamp
+
+    @property
+    def cursor(self) -> datetime | None:
+        """Where the next pass may start reading changes.
+
+        A change made while this listing walked, to an event it had already passed, carries a
+        stamp after `started`; the cursor never moves beyond that, so the next pass reads it.
+        """
+        if self.newest is None:
+            return None
+        return min(self.newest, self.started)

@@ -2,12 +2,15 @@
 
 Entry point: `Worker.run()`. A stop request (SIGTERM/SIGINT, or `stop()` from the demo) lets the
 request in flight finish, interrupts any wait, and returns within a few seconds; work is
-committed in transactions, so whatever was cut short is redone by the next pass.
+committed in transactions, so whatever was cut short is redone by the next pass. Nothing ends
+the loop but a stop request: Trackops' failures are logged and recorded, and a database that is
+locked or down (a backup, another process) is waited out with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 from collections.abc import Callable
@@ -17,7 +20,7 @@ from types import FrameType
 
 from bridge.errors import BridgeError
 from bridge.outbox import OutboxSender
-from bridge.store import Store
+from bridge.store import Store, StoreError
 from bridge.sync import Syncer
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ SENDS_PER_PASS = 60
 # While waiting for the next poll, how often to look for newly queued events: a local query that
 # costs Trackops nothing, so a person who submits a form sees it sent in seconds, not a minute.
 OUTBOX_LOOK_INTERVAL = 5.0
+# First wait after the database refused a pass; it doubles up to the poll interval.
+STORE_RETRY_BASE = 1.0
 
 
 class ShutdownRequested(Exception):
@@ -65,6 +70,7 @@ class Worker:
         self.stop_event = stop_event or threading.Event()
         self.clock = clock
         self.passes = 0
+        self.store_failures = 0  # passes in a row the database refused
         self.sleep = interruptible_sleep(self.stop_event)
 
     def stop(self) -> None:
@@ -86,14 +92,35 @@ class Worker:
         log.info("worker started: polling every %.0f s", self.poll_interval)
         try:
             while not self.stop_event.is_set():
-                self.run_once()
-                if max_passes is not None and self.passes >= max_passes:
-                    break
-                if not self.has_more_to_send:
-                    self._wait_for_next_pass()
+                try:
+                    self.run_once()
+                    if self.store_failures:
+                        log.info(
+                            "the database answers again after %d failures", self.store_failures
+                        )
+                        self.store_failures = 0
+                    if max_passes is not None and self.passes >= max_passes:
+                        break
+                    if not self.has_more_to_send:
+                        self._wait_for_next_pass()
+                except StoreError as error:
+                    self._wait_out_the_store(error)
         except ShutdownRequested:
             pass
         log.info("worker stopped after %d passes", self.passes)
+
+    def _wait_out_the_store(self, error: StoreError) -> None:
+        """Back off (with jitter) while the database is locked or down; never give up."""
+        self.store_failures += 1
+        ceiling = min(self.poll_interval, STORE_RETRY_BASE * 2.0 ** (self.store_failures - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
+        log.error(
+            "database unavailable (%d in a row): %s; retrying in %.1f s",
+            self.store_failures,
+            error.describe(),
+            delay,
+        )
+        self.sleep(delay)
 
     def _wait_for_next_pass(self) -> None:
         """Sleep until the next poll, but start early when events are queued to send.
@@ -111,13 +138,22 @@ class Worker:
                 return
 
     def run_once(self) -> None:
-        """One pass: heartbeat, the outbox, then a poll; errors are logged, never fatal."""
+        """One pass: heartbeat, the outbox, then a poll; errors are logged, never fatal.
+
+        A StoreError is raised: the database is the one thing a pass cannot do without, and
+        `run` waits it out.
+        """
         self._beat()
         self._drain()
         try:
             result = self.syncer.poll()
+        except StoreError:
+            raise
         except BridgeError as error:
             log.error("poll failed: %s", error.describe())
+        except Exception:
+            # A bug meeting one odd record must not stop the mirror: log it whole, go on.
+            log.exception("poll failed unexpectedly")
         else:
             log.info("%s", result.summary())
         self.passes += 1
@@ -131,7 +167,7 @@ class Worker:
         self.drain_failed = True
         try:
             result = self.outbox.drain(limit=SENDS_PER_PASS, should_stop=self.stop_event.is_set)
-        except ShutdownRequested:
+        except (ShutdownRequested, StoreError):
             raise
         except BridgeError as error:
             log.error("sending events failed: %s", error.describe())

@@ -76,6 +76,7 @@ def sync_options(settings: Settings) -> SyncOptions:
         overlap=timedelta(seconds=settings.sync_overlap),
         feed_past_days=settings.feed_past_days,
         reconcile_interval=timedelta(seconds=settings.reconcile_interval),
+        deletion_probes=settings.deletion_probes,
         reference_interval=timedelta(seconds=settings.reference_interval),
         default_privacy=settings.default_privacy,
     )

@@ -47,7 +47,7 @@ def check() -> None:
         click.echo(f"Trackops: {settings.api_base_url} as {settings.trackops_username}/token")
         total = client.count("/events").record_count
         click.echo(f"Authentication: OK. Events visible to this account: {total}")
-        first = next(iter(client.iter_event_pages(dir="desc")), None)
+        first = next(iter(client.iter_pages("/events", read_event, dir="desc")), None)
         if first is None or not (first.records or first.problems):
             click.echo("No events to inspect yet.")
             return

@@ -6,6 +6,7 @@ come back in the documented shape, whatever variant the API is serving.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -96,13 +97,26 @@ class SandboxControl:
         path_prefix: str | None = None,
         seconds: float | None = None,
         status: int | None = None,
+        after: int = 0,
+        records: int | None = None,
+        event_ids: Sequence[int] = (),
+        query_contains: str | None = None,
     ) -> None:
-        """Serve `kind` to the next `count` API requests (whose path starts with path_prefix)."""
+        """Serve `kind` to the next `count` API requests (whose path starts with path_prefix),
+        once `after` matching requests went by untouched."""
         body: dict[str, Any] = {"kind": kind, "count": count, "path_prefix": path_prefix}
         if seconds is not None:
             body["seconds"] = seconds
         if status is not None:
             body["status"] = status
+        if after:
+            body["after"] = after
+        if records is not None:
+            body["records"] = records
+        if event_ids:
+            body["event_ids"] = list(event_ids)
+        if query_contains is not None:
+            body["query_contains"] = query_contains
         self._send("POST", "/faults", body)
 
     def faults(self) -> list[dict[str, Any]]:

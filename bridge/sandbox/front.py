@@ -7,6 +7,7 @@ application: a gateway's 502, a firewall's HTML page, a body cut short, a droppe
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterable
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 API_PREFIX = "/api/v1"
 # These faults let the request through to the API (so it counts against the rate limit and a
 # POST still creates its event) and spoil or slow the answer; the others never reach the API.
-PASS_THROUGH_FAULTS = ("truncated", "empty", "delay")
+PASS_THROUGH_FAULTS = ("truncated", "empty", "delay", "short", "empty_list", "delete")
+COLLECTIONS = ("/events", "/cases", "/subjects", "/staff")
 FAULT_MESSAGES = {
     "500": "Internal Server Error: something went wrong on our end",
     "502": "Bad Gateway: the upstream server did not answer",
@@ -49,8 +51,15 @@ class ApiFront:
         if not is_api_path(full_path):
             return self.app(environ, start_response)
         arrived = time.monotonic()
+        api_path = full_path[len(API_PREFIX) :] or "/"
+        query = environ.get("QUERY_STRING", "")
+        is_listing = (
+            environ.get("REQUEST_METHOD") == "GET"
+            and api_path.rstrip("/") in COLLECTIONS
+            and "mode=count" not in query
+        )
         with self.state.lock:
-            fault = self.state.take_fault(full_path[len(API_PREFIX) :] or "/", full_path)
+            fault = self.state.take_fault(api_path, full_path, query, is_listing=is_listing)
             style = self.state.variants.errors
             arrived_at = datetime.now(UTC) + timedelta(seconds=self.state.clock_offset)
         if fault is not None and fault.kind == "disconnect":
@@ -60,6 +69,10 @@ class ApiFront:
             status, headers, body = _call_buffered(self.app, environ)
             if fault is not None:
                 status, headers, body = _spoil(fault, status, headers, body)
+            if fault is not None and fault.kind == "delete":
+                with self.state.lock:
+                    for event_id in fault.event_ids:
+                        self.state.tables.of("events").remove(event_id)
         else:
             status, headers, body = _fault_response(fault, style)
         self._log(environ, int(status.split()[0]), fault, arrived, arrived_at)
@@ -118,6 +131,12 @@ def _spoil(fault: Fault, status: str, headers: Headers, body: bytes) -> tuple[st
         return status, _with_length(headers, body), body
     if fault.kind == "empty":
         return "200 OK", _with_length(headers, b""), b""
+    if fault.kind in ("short", "empty_list"):
+        # A well-formed page with records missing: a proxy's or a timed-out upstream's reply.
+        records = json.loads(body)
+        keep = 0 if fault.kind == "empty_list" else fault.records
+        body = json.dumps(records[: len(records) // 2 if keep is None else keep]).encode()
+        return status, _with_length(headers, body), body
     return status, headers, body
 
 

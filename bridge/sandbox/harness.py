@@ -212,7 +212,8 @@ def install_harness(app: Flask, state: SandboxState) -> None:
 
 
 def _read_fault(body: dict[str, Any]) -> Fault:
-    unknown = sorted(set(body) - {"kind", "count", "path_prefix", "seconds", "status"})
+    fields = {"kind", "count", "path_prefix", "seconds", "status", "after", "records", "event_ids"}
+    unknown = sorted(set(body) - fields - {"query_contains"})
     if unknown:
         raise BadRequest(f"unknown fault field {unknown[0]!r}")
     kind = str(body.get("kind"))
@@ -234,7 +235,27 @@ def _read_fault(body: dict[str, Any]) -> Fault:
         isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599
     ):
         raise BadRequest("status: expected an HTTP status code such as 403 or 200")
-    return Fault(kind, count, prefix, float(seconds), status)
+    after = body.get("after", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise BadRequest("after: expected an integer >= 0")
+    records = body.get("records")
+    if records is not None and (
+        isinstance(records, bool) or not isinstance(records, int) or records < 0
+    ):
+        raise BadRequest("records: expected an integer >= 0")
+    event_ids = body.get("event_ids", [])
+    if not isinstance(event_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in event_ids
+    ):
+        raise BadRequest("event_ids: expected a list of event ids")
+    if kind == "delete" and not event_ids:
+        raise BadRequest("event_ids: a delete fault needs the ids to delete")
+    query = body.get("query_contains")
+    if query is not None and not isinstance(query, str):
+        raise BadRequest("query_contains: expected a string like end_from")
+    return Fault(
+        kind, count, prefix, float(seconds), status, after, records, tuple(event_ids), query
+    )
 
 
 def _read_offset(body: dict[str, Any], state: SandboxState) -> float:

@@ -35,7 +35,23 @@ VARIANT_CHOICES: dict[str, tuple[str, ...]] = {
     "errors": ("message", "error", "errors", "text", "html"),
     "retry_after": ("seconds", "http_date", "none"),
 }
-FAULT_KINDS = ("500", "502", "503", "504", "html", "truncated", "empty", "delay", "disconnect")
+FAULT_KINDS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "html",
+    "truncated",
+    "empty",
+    "delay",
+    "disconnect",
+    "short",
+    "empty_list",
+    "delete",
+)
+# These spoil a page of a listing, so they wait for one: a count or single-record request
+# passes them by untouched.
+LISTING_FAULTS = ("short", "empty_list", "delete")
 REQUEST_LOG_LIMIT = 100_000  # newest entries kept; the counts cover every request
 
 R = TypeVar("R", EventRecord, CaseRecord, SubjectRecord, StaffRecord)
@@ -76,8 +92,16 @@ class Fault:
     path_prefix: str | None = None  # "/events" or "/api/v1/events"; None: every API path
     seconds: float = 0.0  # for "delay"
     status: int | None = None  # for "html": 403 (default) or 200
+    after: int = 0  # matching requests to let through untouched first ("a late page")
+    records: int | None = None  # for "short": records the page keeps (default: half)
+    event_ids: tuple[int, ...] = ()  # for "delete": events deleted once the page is served
+    query_contains: str | None = None  # only requests whose query string has this, e.g. end_from
 
-    def matches(self, api_path: str, full_path: str) -> bool:
+    def matches(self, api_path: str, full_path: str, query: str, *, is_listing: bool) -> bool:
+        if self.kind in LISTING_FAULTS and not is_listing:
+            return False
+        if self.query_contains is not None and self.query_contains not in query:
+            return False
         prefix = self.path_prefix
         return prefix is None or api_path.startswith(prefix) or full_path.startswith(prefix)
 
@@ -222,10 +246,19 @@ class SandboxState:
 
     # -- faults -----------------------------------------------------------------------------------
 
-    def take_fault(self, api_path: str, full_path: str) -> Fault | None:
-        """The first queued fault matching this request, used up by one; None when none match."""
+    def take_fault(
+        self, api_path: str, full_path: str, query: str, *, is_listing: bool
+    ) -> Fault | None:
+        """The first queued fault matching this request, used up by one; None when none match.
+
+        A fault still counting down its `after` lets this request by, and so do the faults
+        queued behind it.
+        """
         for fault in self.faults:
-            if fault.matches(api_path, full_path):
+            if fault.matches(api_path, full_path, query, is_listing=is_listing):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.faults.remove(fault)

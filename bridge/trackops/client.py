@@ -8,6 +8,7 @@ httpx's auth object and never appears in logs, errors or reprs.
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import logging
 import random
@@ -71,6 +72,13 @@ class Page(Generic[T]):
     records: list[T]
     problems: list[RecordError]
     size: int  # records Trackops sent, readable or not
+    # Set by the keyed event walk (`iter_event_pages`): this page was reached through the
+    # creation-stamp filter, so no concurrent insert or delete can have shifted records past it;
+    # a walk restarted with `created_from=resume_from` misses nothing after this page; and
+    # Trackops sent `sent_since_resume` records from `resume_from` on, this page included.
+    is_keyed: bool = False
+    resume_from: datetime | None = None
+    sent_since_resume: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,8 +150,68 @@ class TrackopsClient:
         reply = self._request("POST", "/events", json=body)
         return records.read_event(records.unwrap_record(reply, "event"))
 
-    def iter_event_pages(self, **filters: Any) -> Iterator[Page[Event]]:
-        return self.iter_pages("/events", records.read_event, **filters)
+    def iter_event_pages(
+        self, *, created_from: datetime | None = None, by_key: bool = True, **filters: Any
+    ) -> Iterator[Page[Event]]:
+        """Every event matching `filters`, walked by creation stamp rather than page number.
+
+        Offset paging shifts records across page boundaries when one is deleted mid-walk
+        (docs/trackops-api.md, listing hazards): one is skipped at every later boundary. So
+        each next page asks for events created at or after the newest creation stamp seen
+        (`created_from`, an immutable key), and the events repeated at the seam are dropped
+        by id. Page numbers are used only while a whole page comes from one creation second
+        (a bulk import), which no stamp can split. Where the server's order turns out not to
+        follow creation (a page out of order, events without a stamp), the walk carries on by
+        page number with `is_keyed=False`, so callers know the listing proves less; so does
+        `by_key=False`, for a server whose order has already proved not to follow creation. A
+        short page ends the walk, as ever.
+        """
+        base = {**_encode(filters), "per_page": PER_PAGE, "dir": "asc"}
+        key = created_from
+        is_keyed = by_key
+        seen_at_key: set[object] = set()  # ids yielded already whose creation stamp is `key`
+        number = 1
+        sent_since_resume = 0
+        previous_ids: list[Any] | None = None
+        while True:
+            params = dict(base, page=number)
+            if key is not None:
+                params["created_from"] = _encode({"at": key})["at"]
+            rows = _collection(self._get("/events", params), "/events")
+            ids = _row_ids(rows)
+            if rows and number > 1 and ids == previous_ids:
+                raise _ignored_page_error("/events", number)
+            previous_ids = ids
+            sent_since_resume += len(rows)
+            good, problems = _read_rows(rows, records.read_event)
+            stamps = [event.created_at for event in good]
+            if is_keyed and len(rows) >= PER_PAGE and not _is_ascending(stamps):
+                log.warning("GET /events: not in creation order; walking on by page number")
+                is_keyed = False
+            yield Page(
+                [e for e in good if e.event_id not in seen_at_key],
+                [p for p in problems if p.record_id not in seen_at_key],
+                len(rows),
+                is_keyed=is_keyed,
+                resume_from=key,
+                sent_since_resume=sent_since_resume,
+            )
+            if len(rows) < PER_PAGE:
+                return
+            newest = max(filter(None, stamps), default=None)
+            if not is_keyed or newest is None or newest == key:
+                # By page number: the order is not by creation, or a whole page came from one
+                # second (a bulk import), which no stamp can split.
+                number += 1
+                seen_at_key.update(e.event_id for e in good if e.created_at == key)
+                continue
+            seen_at_key = {e.event_id for e in good if e.created_at == newest}
+            seen_at_key.update(p.record_id for p in problems)
+            if all(stamp == newest for stamp in stamps):
+                # This page is page 1 of its own second already: go on to page 2 of it.
+                key, number, sent_since_resume = newest, 2, len(rows)
+            else:
+                key, number, sent_since_resume = newest, 1, 0
 
     def iter_case_pages(self, **filters: Any) -> Iterator[Page[Case]]:
         return self.iter_pages("/cases", records.read_case, **filters)
@@ -178,21 +246,10 @@ class TrackopsClient:
         number = 1
         while True:
             rows = _collection(self._get(path, {**params, "page": number}), path)
-            ids = [row.get("id") if isinstance(row, Mapping) else None for row in rows]
+            ids = _row_ids(rows)
             if rows and ids == previous_ids:
-                # A server that ignores `page` would otherwise be paged forever.
-                raise UnexpectedResponseError(
-                    f"GET {path} returned the same records for page {number} as for "
-                    f"page {number - 1}; the server may be ignoring the page parameter",
-                    url=path,
-                )
-            good: list[T] = []
-            problems: list[RecordError] = []
-            for row in rows:
-                try:
-                    good.append(read(row))
-                except RecordError as problem:
-                    problems.append(problem)
+                raise _ignored_page_error(path, number)
+            good, problems = _read_rows(rows, read)
             yield Page(good, problems, len(rows))
             if len(rows) < PER_PAGE:
                 return
@@ -270,6 +327,38 @@ def _encode(filters: Mapping[str, Any]) -> dict[str, Any]:
             value = "true" if value else "false"
         encoded[key] = value
     return encoded
+
+
+def _row_ids(rows: list[Any]) -> list[Any]:
+    return [row.get("id") if isinstance(row, Mapping) else None for row in rows]
+
+
+def _ignored_page_error(path: str, number: int) -> UnexpectedResponseError:
+    # A server that ignores `page` would otherwise be paged forever.
+    return UnexpectedResponseError(
+        f"GET {path} returned the same records for page {number} as for "
+        f"page {number - 1}; the server may be ignoring the page parameter",
+        url=path,
+    )
+
+
+def _read_rows(rows: list[Any], read: Callable[[Any], T]) -> tuple[list[T], list[RecordError]]:
+    """Unreadable records are returned beside the good ones, so one never stops a sync."""
+    good: list[T] = []
+    problems: list[RecordError] = []
+    for row in rows:
+        try:
+            good.append(read(row))
+        except RecordError as problem:
+            problems.append(problem)
+    return good, problems
+
+
+def _is_ascending(stamps: list[datetime | None]) -> bool:
+    """Every event has a creation stamp and the page lists them oldest first."""
+    if any(stamp is None for stamp in stamps):
+        return False
+    return all(a <= b for a, b in itertools.pairwise(stamps))  # type: ignore[operator]
 
 
 def _loggable(url: httpx.URL) -> str:
