@@ -338,11 +338,17 @@ def _is_once(wall: datetime, zone: ZoneInfo) -> bool:
 
 
 def _allday_dates(start_at: datetime, end_at: datetime, zone: ZoneInfo) -> tuple[date, date]:
-    """DTSTART and the exclusive DTEND of an all-day event, as dates in ``zone``.
+    """DTSTART and the exclusive DTEND of an all-day event, as dates in ``zone``, unless the
+    event starts at midnight UTC and not at midnight in ``zone``: then as dates in UTC.
 
+    An all-day event is midnight to midnight in the zone it was saved in, and an event Trackops
+    holds without a zone was saved in UTC: read in the zone it is shown in (the calendar's, the
+    default) the same day would start the evening before west of UTC and span two dates.
     Trackops may store the end as 23:59:59 on the last day or as midnight after it: a local
     midnight is already the exclusive end, any other time ends the day after. At least one day.
     """
+    if start_at.astimezone(zone).time() != time(0) and start_at.astimezone(UTC).time() == time(0):
+        zone = ZoneInfo("UTC")
     first = start_at.astimezone(zone).date()
     end = end_at.astimezone(zone)
     after_last = end.date() if end.time() == time(0) else end.date() + timedelta(days=1)

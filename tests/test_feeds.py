@@ -524,6 +524,11 @@ ALLDAY_CASES = [
     ("zone-less, in the feed's zone", None,
      wall("Pacific/Auckland", 2024, 1, 1), wall("Pacific/Auckland", 2024, 1, 1, 23, 59, 59),
      date(2024, 1, 1), date(2024, 1, 2)),
+    # Saved without a zone, so as a UTC day: the same date in the feed's zone, not the next.
+    ("zone-less, saved as a UTC day", None, utc(2024, 1, 1), utc(2024, 1, 1, 23, 59, 59),
+     date(2024, 1, 1), date(2024, 1, 2)),
+    ("auckland, saved as a UTC day", "Pacific/Auckland", utc(2024, 3, 4), utc(2024, 3, 6),
+     date(2024, 3, 4), date(2024, 3, 6)),
 ]  # fmt: skip
 
 
