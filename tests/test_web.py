@@ -98,7 +98,7 @@ def test_feed_is_served_as_a_calendar_with_cache_headers(web: FlaskClient, db: S
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert re.fullmatch(r'"[0-9a-f]{32}"', response.headers["ETag"]), "a strong ETag"
     assert response.headers["Last-Modified"]
-    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["Cache-Control"] == "private, no-cache"
     assert response.headers["Vary"] == "Accept-Encoding"
     assert response.headers["Content-Disposition"] == 'inline; filename="calendar-3.ics"'
     assert "Content-Encoding" not in response.headers
@@ -147,7 +147,7 @@ def test_if_none_match_gives_304(web: FlaskClient, db: Store) -> None:
     assert again.status_code == 304
     assert again.get_data() == b""
     assert again.headers["ETag"] == first.headers["ETag"]
-    assert again.headers["Cache-Control"] == "public, max-age=300"
+    assert again.headers["Cache-Control"] == "private, no-cache"
     other = web.get(path, headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -21,7 +21,7 @@ from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
 from bridge.store import StoreError, open_store
 from bridge.web import admin, auth, feeds, submit
-from bridge.web.context import app_context_of, attach
+from bridge.web.context import app_context_of, attach, current_settings
 from bridge.web.display import register_filters
 from bridge.web.errors import install_error_handlers
 from bridge.web.logs import install_token_filter
@@ -29,6 +29,8 @@ from bridge.web.logs import install_token_filter
 __all__ = ["app_context_of", "create_app", "create_app_from_env"]
 
 SESSION_LIFETIME = timedelta(hours=12)
+# A year, the usual HSTS span; no includeSubDomains: the firm's other hosts are not ours to pin.
+HSTS = "max-age=31536000"
 
 
 def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
@@ -110,6 +112,13 @@ def _csp_nonce() -> str:
 
 def _add_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # request.is_secure is the scheme the trusted proxy reports (ProxyFix); a plain-http hop
+    # behind an https address counts too. Browsers ignore the header over plain http anyway.
+    if request.is_secure or urlsplit(current_settings().public_url).scheme == "https":
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    # Admin pages show feed URLs, CSRF tokens and the sync state: no cache, shared or the
+    # browser's, keeps them. Feeds set their own (see feeds.CACHE_CONTROL).
+    response.headers.setdefault("Cache-Control", "no-store")
     # same-origin, not no-referrer: flask-wtf checks the Referer of HTTPS form posts.
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":

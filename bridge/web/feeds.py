@@ -38,11 +38,11 @@ V = TypeVar("V")
 bp = Blueprint("feeds", __name__)
 
 FEED_RULE = "/feeds/<token>/<name>.ics"
-# Shared caches (a CDN, a corporate proxy) may keep a feed for 5 minutes: enough to absorb a burst
-# of subscribers polling at once, short enough that a rotated (revoked) URL or a privacy change
-# takes effect within minutes. "private" would forbid exactly the proxies that help; the URL is
-# already a bearer secret, so a shared cache serves it to no one who could not fetch it anyway.
-CACHE_CONTROL = "public, max-age=300"
+# A rotated URL stops working at once (the README's promise), so no cache may answer for us:
+# "private" keeps shared caches (a CDN, a corporate proxy) from storing a feed at all, and
+# "no-cache" makes the client's own copy revalidate on every fetch, which costs a 304 (one
+# small store read) when nothing changed, and a 404 once the URL was rotated.
+CACHE_CONTROL = "private, no-cache"
 GZIP_LEVEL = 6
 # Renders each web process keeps, by feed; bounded in bytes, since one feed can be 2 MB. Reading
 # a stored render costs more than the rest of a fetch: on SQLite even its ETag, stored after
