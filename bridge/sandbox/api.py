@@ -65,10 +65,13 @@ def install_api(app: Flask, state: SandboxState) -> None:
         with state.lock:
             table = state.tables.of(kind)
             matching = table.matching_ids(query.filter_key, query.predicates)
+            rows = table.rows
+            if query.created_from is not None:
+                narrow = query.created_from
+                matching = [i for i in matching if narrow(rows[i])]
             if query.is_count:
                 return json_response(query.count(matching))
             renderer = make_renderer(state)
-            rows = table.rows
             return json_response([renderer.render(rows[i]) for i in query.page_of(matching)])
 
     @api.get(f"/{KIND_PATTERN}/<int:record_id>")

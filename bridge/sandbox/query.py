@@ -84,6 +84,9 @@ class CollectionQuery:
     is_count: bool
     filter_key: Hashable  # equal for equal filters, so the table can cache what matched
     predicates: list[Predicate]
+    # `created_from` changes on every page of a walk by creation stamp: applied to the cached
+    # result of the other filters, it keeps such a walk linear rather than a fresh scan a page.
+    created_from: Predicate | None = None
 
     def page_of(self, ids: list[int]) -> list[int]:
         """The ids this page shows, in the requested order, from all matching ids (ascending)."""
@@ -142,6 +145,7 @@ def parse_collection_query(kind: Kind, args: MultiDict[str, str]) -> CollectionQ
         problems.setdefault("mode", []).append("must be count")
 
     predicates: list[Predicate] = []
+    created_from: Predicate | None = None
     key: list[tuple[str, str, Any]] = []
     for name in sorted(args):
         spec = filters.get(name)
@@ -151,6 +155,9 @@ def parse_collection_query(kind: Kind, args: MultiDict[str, str]) -> CollectionQ
             value = _read_value(spec, args[name])
         except ValueError as error:
             problems.setdefault(name, []).append(str(error))
+            continue
+        if name == "created_from":
+            created_from = _predicate(spec, value)
             continue
         predicates.append(_predicate(spec, value))
         key.append((spec.attribute, spec.how, value))
@@ -171,6 +178,7 @@ def parse_collection_query(kind: Kind, args: MultiDict[str, str]) -> CollectionQ
         is_count=mode == "count",
         filter_key=tuple(sorted(key, key=repr)),
         predicates=predicates,
+        created_from=created_from,
     )
 
 
