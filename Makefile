@@ -5,17 +5,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+# The real calendar clients the feed conformance tests use (tests/test_feed_clients.py), apart
+# from the app's venv so their pins and the app's never constrain each other; ICAL.js from npm
+# into tests/clients/node_modules when node is on the machine (else its checks are skipped).
+CLIENTS_VENV := .venv-clients
+CLIENTS_READY := $(CLIENTS_VENV)/.ready
+NODE_CLIENTS := tests/clients/node_modules/.package-lock.json
 
 # The contract suite also runs on PostgreSQL when one answers here (CI's machine runs one).
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint clients bench clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(READY)
+
+$(CLIENTS_READY): tests/clients/requirements.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r tests/clients/requirements.txt
+	touch $(CLIENTS_READY)
+
+$(NODE_CLIENTS): tests/clients/package.json tests/clients/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the ICAL.js checks of tests/test_feed_clients.py will be skipped"; \
+	fi
+
+clients: $(CLIENTS_READY) $(NODE_CLIENTS)
 
 demo: $(READY)
 	$(BIN)/trackops-bridge demo
@@ -25,7 +46,7 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint clients
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$($(BIN)/python tests/find_postgres.py $(PG_URL))}" \
 		$(BIN)/python -m pytest
 
@@ -34,4 +55,4 @@ bench: $(READY)
 	$(BIN)/python bench/feeds.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) $(CLIENTS_VENV) tests/clients/node_modules var build *.egg-info
