@@ -292,8 +292,9 @@ def _description(item: FeedEvent) -> str:
 def _add_times(vevent: icalendar.Event, entry: _Entry, rules: Mapping[str, ZoneRules]) -> bool:
     """Add DTSTART and DTEND; True when they refer to the VTIMEZONE of ``entry.zone``.
 
-    Zero-length events (and inverted ones, made zero-length by ``_Entry.end_at``) get no DTEND:
-    RFC 5545 requires DTEND after DTSTART and reads a missing one as "ends when it starts".
+    Zero-length events (and inverted ones, made zero-length by ``_Entry.end_at``) get a zero
+    DURATION (P0D) instead of a DTEND: RFC 5545 requires DTEND after DTSTART and reads a missing
+    one as "ends when it starts", but khal shows an event without either as an hour long.
     """
     event = entry.event
     zone = ZoneInfo(entry.zone)
@@ -325,6 +326,8 @@ def _add_times(vevent: icalendar.Event, entry: _Entry, rules: Mapping[str, ZoneR
     # hour from the first 01:30 to the second 01:30 would look zero-length.
     if entry.end_at > event.start_at:
         vevent.add("dtend", values[1], parameters=parameters)
+    else:
+        vevent.add("duration", timedelta(0))
     return is_local
 
 

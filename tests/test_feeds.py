@@ -117,7 +117,7 @@ def render(
 @dataclass(frozen=True)
 class ReadBack:
     start: date | datetime
-    end: date | datetime  # DTEND, or DTSTART when there is none (RFC 5545: zero length)
+    end: date | datetime  # DTEND, else DTSTART + DURATION
     tzid: str | None
 
 
@@ -130,8 +130,8 @@ def read_with_icalendar(body: bytes) -> dict[str, ReadBack]:
     result = {}
     for vevent in calendar.walk("VEVENT"):
         start = vevent["DTSTART"]
-        end = vevent.get("DTEND", start)
-        result[str(vevent["UID"])] = ReadBack(start.dt, end.dt, start.params.get("TZID"))
+        end = vevent["DTEND"].dt if "DTEND" in vevent else start.dt + vevent["DURATION"].dt
+        result[str(vevent["UID"])] = ReadBack(start.dt, end, start.params.get("TZID"))
     return result
 
 
@@ -150,6 +150,8 @@ def read_with_vobject(body: bytes) -> dict[str, ReadBack]:
             values.append(vevent.dtend.value)
         if tzid is not None:
             values = [value.replace(tzinfo=zones[tzid]) for value in values]
+        if hasattr(vevent, "duration"):
+            values.append(values[0] + vevent.duration.value)
         result[vevent.uid.value] = ReadBack(values[0], values[-1], tzid)
     return result
 
@@ -479,12 +481,14 @@ def test_an_hour_from_the_first_to_the_second_repeated_time_keeps_its_end() -> N
     assert "DTSTART:20241103T053000Z" in block and "DTEND:20241103T063000Z" in block
 
 
-def test_zero_length_event_has_no_dtend_and_ends_when_it_starts() -> None:
+def test_zero_length_event_says_so_with_a_zero_duration() -> None:
+    # No DTEND (RFC 5545: "ends when it starts") would read in khal as an hour.
     start = utc(2024, 7, 1, 15)
     items = [make_item(1, start, start, "America/New_York")]
     body = render(items)
     check_feed(body, items)
-    assert "DTEND" not in vevent_block(body, 1)
+    block = vevent_block(body, 1)
+    assert "DTEND" not in block and "DURATION:P0D" in block.split("\n")
 
 
 def test_inverted_event_is_kept_at_its_start_with_zero_length() -> None:
@@ -493,7 +497,7 @@ def test_inverted_event_is_kept_at_its_start_with_zero_length() -> None:
     body = render(items)
     readings = check_feed(body, items)
     assert readings[feed_uid(ACCOUNT, 1)].start == readings[feed_uid(ACCOUNT, 1)].end == start
-    assert "DTEND" not in vevent_block(body, 1)
+    assert "DURATION:P0D" in vevent_block(body, 1).split("\n")
 
 
 # ----------------------------------------------------------------------------- all-day events

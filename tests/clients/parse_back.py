@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ def read_icalendar(text: str) -> Reading:
     found: Reading = {}
     for vevent in icalendar.Calendar.from_ical(text).walk("VEVENT"):
         start = vevent["DTSTART"].dt
-        end = vevent["DTEND"].dt if "DTEND" in vevent else start
+        if "DTEND" in vevent:
+            end = vevent["DTEND"].dt
+        else:  # DURATION, else RFC 5545's reading of neither: ends when it starts
+            end = start + (vevent["DURATION"].dt if "DURATION" in vevent else timedelta(0))
         found[str(vevent["UID"])] = [shown(start), shown(end)]
     return found
 
@@ -44,7 +47,10 @@ def read_vobject(text: str) -> Reading:
     found: Reading = {}
     for vevent in getattr(vobject.readOne(text), "vevent_list", []):
         start = vevent.dtstart.value
-        end = vevent.dtend.value if hasattr(vevent, "dtend") else start
+        if hasattr(vevent, "dtend"):
+            end = vevent.dtend.value
+        else:
+            end = start + (vevent.duration.value if hasattr(vevent, "duration") else timedelta(0))
         found[vevent.uid.value] = [shown(start), shown(end)]
     return found
 
@@ -55,9 +61,8 @@ def read_ical(text: str) -> Reading:
     calendar = IcsCalendarStream.calendar_from_ics(text)
     found: Reading = {}
     for event in calendar.events:
-        # DTEND when the feed has one; else RFC 5545's reading of its absence (ends at start).
-        end = event.dtend if event.dtend is not None else event.dtstart
-        found[str(event.uid)] = [shown(event.dtstart), shown(end)]
+        # ical's own end: DTEND, else DTSTART plus DURATION, as Home Assistant shows it.
+        found[str(event.uid)] = [shown(event.dtstart), shown(event.end)]
     return found
 
 
