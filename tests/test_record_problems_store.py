@@ -18,7 +18,14 @@ from bridge.models import Event
 from bridge.store import RecordProblem, Store, content_hash, problem_key, tables
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
-from tests.test_store import BACKENDS, database_url, empty_store, store  # noqa: F401 - fixtures
+from tests import test_store as store_contract
+
+# The store contract's backends and fixtures: a fresh database per test, on PostgreSQL a
+# schema of its own in a session zone west of UTC.
+BACKENDS = store_contract.BACKENDS
+database_url = store_contract.database_url
+empty_store = store_contract.empty_store
+store = store_contract.store
 
 AT = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 LATER = AT + timedelta(hours=1)
