@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bridge.errors import (
     BridgeError,
@@ -29,8 +29,9 @@ from bridge.errors import (
     UnexpectedResponseError,
 )
 from bridge.models import Case, Event, Privacy, Staff, Subject
-from bridge.store import EventDigest, Store, SyncState, content_hash
+from bridge.store import EventDigest, RecordProblem, Store, SyncState, content_hash, problem_key
 from bridge.trackops.client import PER_PAGE, Count, Page, RequestStats
+from bridge.trackops.records import record_identity
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class PollResult:
     reconciled: bool = False
     full: bool = False
     problems: list[str] = field(default_factory=list)
+    kept_changed: int = 0  # records kept with a value changed or left out (an unknown zone)
 
     def summary(self) -> str:
         kind = "full sync" if self.full else "poll"
@@ -143,6 +145,8 @@ class PollResult:
         ]
         if self.skipped:
             parts.append(f"{self.skipped} unreadable records skipped")
+        if self.kept_changed:
+            parts.append(f"{self.kept_changed} records kept with a value changed")
         if self.reconciled:
             parts.append("deletions checked")
         if self.waiting:
@@ -359,7 +363,7 @@ class Syncer:
         for page in pages:
             walk.add(page)
             result.fetched += len(page.records) + len(page.problems)
-            self._report_problems(page.problems, result)
+            self._report_problems(page, result)
             chunk.extend(page.records)
             if walk.pages % PAGES_PER_CHUNK == 0:
                 self._write(chunk, result)
@@ -382,13 +386,44 @@ class Syncer:
             result.inserted += counts.inserted
             result.updated += counts.updated + counts.undeleted
 
-    def _report_problems(self, problems: Sequence[RecordError], result: PollResult) -> None:
-        for problem in problems:
+    def _report_problems(self, page: Page[Any], result: PollResult) -> None:
+        """Log and count the page's unreadable records and those kept with a value changed, and
+        store them for the dashboard and `status`; records read fine lose their problems."""
+        found: list[RecordProblem] = []
+        for problem in page.problems:
             result.skipped += 1
-            text = f"skipped unreadable record {problem.record_id}: {problem} (keys: "
-            text += ", ".join(problem.keys) + ")"
+            text = f"skipped {problem} (keys: {', '.join(problem.keys)})"
             result.problems.append(text)
             log.warning("%s", text)
+            found.append(
+                RecordProblem(
+                    problem.kind or "record",
+                    problem_key(problem.record_id),
+                    problem.field or "",
+                    problem.detail,
+                    is_skipped=True,
+                    label=problem.label,
+                )
+            )
+        for warning in page.warnings:
+            text = f"kept {warning}"
+            result.problems.append(text)
+            log.warning("%s", text)
+            found.append(
+                RecordProblem(
+                    warning.kind,
+                    problem_key(warning.record_id),
+                    warning.field,
+                    warning.detail,
+                    is_skipped=False,
+                    label=warning.label,
+                )
+            )
+        result.kept_changed += len({(w.kind, w.record_id) for w in page.warnings})
+        read = [record_identity(record) for record in page.records]
+        self.store.update_record_problems(
+            [(kind, problem_key(record_id)) for kind, record_id in read], found, self.clock()
+        )
 
     # -- reference data --------------------------------------------------------------------
 
@@ -428,7 +463,7 @@ class Syncer:
         changed = 0
         newest = cursor
         for page in iter_pages(**filters):
-            self._report_problems(page.problems, result)
+            self._report_problems(page, result)
             changed += upsert(page.records)
             for record in page.records:
                 stamp = getattr(record, "updated_at", None)
@@ -478,7 +513,7 @@ class Syncer:
         unidentified = 0
         chunk: list[Event] = []
         for page in self.client.iter_event_pages(end_from=window_start):
-            self._report_problems(page.problems, result)
+            self._report_problems(page, result)
             ids.update(e.event_id for e in page.records)
             for problem in page.problems:
                 if isinstance(problem.record_id, int):

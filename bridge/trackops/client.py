@@ -37,6 +37,7 @@ from bridge.errors import (
 from bridge.models import Case, Event, Staff, Subject
 from bridge.trackops import records
 from bridge.trackops.pacing import Pacer
+from bridge.trackops.records import RecordWarning
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class Page(Generic[T]):
     is_keyed: bool = False
     resume_from: datetime | None = None
     sent_since_resume: int = 0
+    # Records kept with a value changed or left out (an unknown zone): one warning per value.
+    warnings: list[RecordWarning] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ class TrackopsClient:
                 raise _ignored_page_error("/events", number)
             previous_ids = ids
             sent_since_resume += len(rows)
-            good, problems = _read_rows(rows, records.read_event)
+            good, problems, warnings = _read_rows(rows, records.read_event)
             stamps = [event.created_at for event in good]
             if is_keyed and len(rows) >= PER_PAGE and not _is_ascending(stamps):
                 log.warning("GET /events: not in creation order; walking on by page number")
@@ -195,6 +198,7 @@ class TrackopsClient:
                 is_keyed=is_keyed,
                 resume_from=key,
                 sent_since_resume=sent_since_resume,
+                warnings=[w for w in warnings if w.record_id not in seen_at_key],
             )
             if len(rows) < PER_PAGE:
                 return
@@ -234,7 +238,12 @@ class TrackopsClient:
         return Count(int(body["record_count"]), int(body.get("page_count") or 0))
 
     def iter_pages(
-        self, path: str, read: Callable[[Any], T], *, dir: str = "asc", **filters: Any
+        self,
+        path: str,
+        read: Callable[[Any, list[RecordWarning]], T],
+        *,
+        dir: str = "asc",
+        **filters: Any,
     ) -> Iterator[Page[T]]:
         """Every page of a collection, until a page shorter than PER_PAGE.
 
@@ -249,8 +258,8 @@ class TrackopsClient:
             ids = _row_ids(rows)
             if rows and ids == previous_ids:
                 raise _ignored_page_error(path, number)
-            good, problems = _read_rows(rows, read)
-            yield Page(good, problems, len(rows))
+            good, problems, warnings = _read_rows(rows, read)
+            yield Page(good, problems, len(rows), warnings=warnings)
             if len(rows) < PER_PAGE:
                 return
             previous_ids = ids
@@ -342,16 +351,20 @@ def _ignored_page_error(path: str, number: int) -> UnexpectedResponseError:
     )
 
 
-def _read_rows(rows: list[Any], read: Callable[[Any], T]) -> tuple[list[T], list[RecordError]]:
-    """Unreadable records are returned beside the good ones, so one never stops a sync."""
+def _read_rows(
+    rows: list[Any], read: Callable[[Any, list[RecordWarning]], T]
+) -> tuple[list[T], list[RecordError], list[RecordWarning]]:
+    """Unreadable records are returned beside the good ones, so one never stops a sync; and
+    the warnings of records kept with a value changed."""
     good: list[T] = []
     problems: list[RecordError] = []
+    warnings: list[RecordWarning] = []
     for row in rows:
         try:
-            good.append(read(row))
+            good.append(read(row, warnings))
         except RecordError as problem:
             problems.append(problem)
-    return good, problems
+    return good, problems, warnings
 
 
 def _is_ascending(stamps: list[datetime | None]) -> bool:

@@ -472,6 +472,17 @@ def read_staff(record: Any, warnings: list[RecordWarning] | None = None) -> Staf
     return _read(record, "staff", ("last_name", "first_name", "email"), _build_staff, warnings)
 
 
+def record_identity(record: Event | Case | Subject | Staff) -> tuple[str, int]:
+    """The kind and id a record read fine is known by, as in RecordError and RecordWarning."""
+    if isinstance(record, Event):
+        return "event", record.event_id
+    if isinstance(record, Case):
+        return "case", record.case_id
+    if isinstance(record, Subject):
+        return "subject", record.subject_id
+    return "staff", record.staff_id
+
+
 def describe_event_keys(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     """How the bridge reads each raw event key: (raw key, bridge field, or "not used").
 
