@@ -177,6 +177,7 @@ def status() -> None:
     with open_current_store(settings) as store:
         state = store.get_sync_state()
         live, deleted = store.count_events(), store.count_deleted_events()
+        problems, problem_counts = store.list_record_problems(), store.count_record_problems()
     now = datetime.now(UTC)
 
     def ago(when: datetime | None) -> str:
@@ -192,3 +193,20 @@ def status() -> None:
     click.echo(f"Requests:             {state.requests_total} ({state.rate_limited_total} 429s)")
     if state.last_error:
         click.echo(f"Last error:           {state.last_error} at {ago(state.last_error_at)}")
+    for is_skipped, count, heading in (
+        (True, problem_counts.skipped, "not in the mirror or any feed until fixed in Trackops"),
+        (False, problem_counts.kept, "in the feeds with a value changed or left out"),
+    ):
+        if not count:
+            continue
+        title = "Skipped records:" if is_skipped else "Kept with changes:"
+        click.echo(f"{title:<22}{count} ({heading})")
+        shown = [p for p in problems if p.is_skipped is is_skipped][:STATUS_PROBLEMS]
+        for problem in shown:
+            click.echo(f"  {problem.describe()} (last seen {ago(problem.last_seen_at)})")
+        if count > len({p.record for p in shown}):
+            click.echo("  ... the dashboard lists more")
+
+
+# Record problems `status` prints of each kind (skipped, kept); the dashboard lists more.
+STATUS_PROBLEMS = 10

@@ -30,6 +30,17 @@ class RecordProblem:
     first_seen_at: datetime | None = None  # set by the store
     last_seen_at: datetime | None = None
 
+    @property
+    def record(self) -> str:
+        """The record as people find it: kind, id and title, e.g. ``event 17 ('Hearing')``."""
+        named = f"{self.kind} {self.record_key}"
+        return f"{named} ({self.label!r})" if self.label else named
+
+    def describe(self) -> str:
+        """One line: the record, the field and what was wrong."""
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.record}: {where}{self.detail}"
+
 
 @dataclass(frozen=True)
 class ProblemCounts:

@@ -55,6 +55,8 @@ def dashboard() -> str:
         deleted_events=store.count_deleted_events(),
         oversized=_oversized_feeds(),
         size_warning=FEED_SIZE_WARNING_BYTES,
+        record_problems=store.list_record_problems(),
+        problem_counts=store.count_record_problems(),
     )
 
 
