@@ -12,7 +12,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from bridge.cli import main
 from bridge.errors import UnexpectedResponseError
 from bridge.store import open_store
 from bridge.sync import Syncer, SyncOptions
@@ -89,7 +91,7 @@ def test_deletions_between_pages_of_a_deletion_check_delete_only_those(
     assert sorted(lookups(sandbox, 404)) == sorted(f"/api/v1/events/{i}" for i in doomed)
 
 
-def test_a_late_page_cut_short_marks_nothing_and_says_why(sandbox, client, store, mirrored):
+def test_a_late_page_cut_short_marks_nothing_and_says_why(sandbox, client, store, mirrored, env):
     before = mirror_window(store)
     sandbox.control.delete_event(before[-1])  # a real deletion, left for a trustworthy check
     # Page 3 of the check keeps 60 of its 100 events: a short page, so the walk ends there.
@@ -100,6 +102,8 @@ def test_a_late_page_cut_short_marks_nothing_and_says_why(sandbox, client, store
     assert mirror_window(store) == before
     assert store.get_sync_state().last_reconcile_note == result.doubt
     assert "listing not trusted" in result.summary()
+    shown = CliRunner().invoke(main, ["status"], catch_exceptions=False).output  # same file
+    assert f"listing not trusted, nothing deleted: {result.doubt}" in shown
 
     result = mirrored.poll(reconcile=True)
     assert result.doubt is None and result.deleted == 1

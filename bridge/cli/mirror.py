@@ -178,6 +178,7 @@ def status() -> None:
         state = store.get_sync_state()
         live, deleted = store.count_events(), store.count_deleted_events()
         problems, problem_counts = store.list_record_problems(), store.count_record_problems()
+        waiting = store.count_deletion_candidates()
     now = datetime.now(UTC)
 
     def ago(when: datetime | None) -> str:
@@ -189,6 +190,10 @@ def status() -> None:
     click.echo(f"Last attempt:         {ago(state.last_attempt_at)}")
     click.echo(f"Worker heartbeat:     {ago(state.heartbeat_at)}")
     click.echo(f"Deletions checked:    {ago(state.last_reconcile_at)}")
+    if state.last_reconcile_note:
+        click.echo(f"  listing not trusted, nothing deleted: {state.last_reconcile_note}")
+    if waiting:
+        click.echo(f"  {waiting} no longer listed, each looked up before it is deleted")
     click.echo(f"Events mirrored:      {live} ({deleted} deleted)")
     click.echo(f"Requests:             {state.requests_total} ({state.rate_limited_total} 429s)")
     if state.last_error:
