@@ -44,16 +44,15 @@ _EVENT_COLUMNS = (
 )
 
 
+_CONTENT_FIELDS = tuple(f.name for f in dataclasses.fields(Event) if f.name not in _NOT_CONTENT)
+
+
 def content_hash(event: Event) -> str:
     """A stable digest of everything a feed could show of the event.
 
     Staff order and duplicates don't count: Trackops may list the same people in another order.
     """
-    content = {
-        f.name: _canonical(getattr(event, f.name))
-        for f in dataclasses.fields(Event)
-        if f.name not in _NOT_CONTENT
-    }
+    content = {name: _canonical(getattr(event, name)) for name in _CONTENT_FIELDS}
     content["staff_ids"] = sorted(set(event.staff_ids))
     payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # surrogatepass: the same bytes for every valid string, and no UnicodeEncodeError (which
