@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
+from bridge.entries.encoding import EncodingRefused, decode_upload
 
 COLUMNS = (
     "title",
@@ -65,7 +66,7 @@ class CsvParse:
 
     entries: tuple[EntryFields, ...]
     errors: tuple[FieldError, ...] = ()
-    encoding: str = ""
+    encoding: str = ""  # as it was read: "UTF-8", "Windows-1252"; blank if it could not be
 
     @property
     def is_ok(self) -> bool:
@@ -84,25 +85,6 @@ def _refused(message: str, encoding: str = "") -> CsvParse:
 def _column_for(heading: str) -> str | None:
     squashed = "".join(heading.split()).replace("_", "").replace("-", "").lower()
     return _BY_SQUASHED.get(squashed)
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (with or without BOM), else Windows-1252 as Excel writes it."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ValueError(
-            "the file is UTF-16 (Excel's 'Unicode Text'): save it as 'CSV UTF-8 (Comma "
-            "delimited)' instead"
-        )
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError:
-        raise ValueError(
-            "the file is neither UTF-8 nor Windows-1252 text: save it as 'CSV UTF-8'"
-        ) from None
 
 
 def _delimiter(text: str) -> str:
@@ -126,20 +108,23 @@ def parse_csv(data: bytes, *, max_rows: int = 1000, max_bytes: int = 2_000_000) 
             "'CSV UTF-8 (Comma delimited)'"
         )
     try:
-        text, encoding = _decode(data)
-    except ValueError as bad:
+        decoded = decode_upload(data)
+    except EncodingRefused as bad:
         return _refused(str(bad))
+    text, encoding = decoded.text, decoded.encoding
     if "\x00" in text:
         return _refused("the file contains NUL bytes: it is not a CSV text file", encoding)
+    numbered: list[tuple[int, list[str]]] = []
+    seen = 0  # non-blank records, the heading included; those past the limit are only counted
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+        for number, record in enumerate(reader, start=1):
+            if any(cell.strip() for cell in record):
+                seen += 1
+                if seen <= max_rows + 1:
+                    numbered.append((number, [cell.strip() for cell in record]))
     except csv.Error as bad:
         return _refused(f"the file cannot be read as CSV: {bad}", encoding)
-    numbered = [
-        (number, [cell.strip() for cell in record])
-        for number, record in enumerate(records, start=1)
-        if any(cell.strip() for cell in record)
-    ]
     if not numbered:
         return _refused(
             "the file is empty: it needs a heading row and at least one row of entries", encoding
@@ -148,9 +133,9 @@ def parse_csv(data: bytes, *, max_rows: int = 1000, max_bytes: int = 2_000_000) 
     columns, errors = _read_headings(headings, heading_row)
     if errors:
         return CsvParse((), tuple(errors), encoding)
-    if len(rows) > max_rows:
+    if seen - 1 > max_rows:
         return _refused(
-            f"the file has {len(rows):,} rows; the limit is {max_rows:,}: split it", encoding
+            f"the file has {seen - 1:,} rows; the limit is {max_rows:,}: split it", encoding
         )
     if not rows:
         return _refused("the file has a heading row but no entries", encoding)
