@@ -14,14 +14,18 @@ Stated rules:
 - Repeating events (RRULE/RDATE) are expanded up to `expand_until` (EXDATE honoured, changed
   occurrences taken from their RECURRENCE-ID copies), at most `max_occurrences` per event;
   without `expand_until` they are refused with an error naming the event.
+- The work is bounded before it is done: the file's size, lines and VEVENTs are checked before
+  it is parsed; occurrences, entries and search steps are counted as they are generated, against
+  `max_entries` and a `Budget`, so no file costs more than about two seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from datetime import tzinfo as TzInfo
 from typing import Any, TypeVar
@@ -30,10 +34,14 @@ from zoneinfo import ZoneInfo
 import icalendar
 from dateutil.rrule import rrule, rrulestr
 
+from bridge.entries.budget import Budget, OverBudget
 from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
+from bridge.entries.encoding import EncodingRefused, decode_upload
 from bridge.entries.zones import ZoneError, resolve_zone
 
 ADDRESS_LINE_LIMIT = 255
+_ICS_ADVICE = "export it again from the calendar program (they write UTF-8), or save it as UTF-8"
+_VEVENT = re.compile(rb"^[ \t]*BEGIN[ \t]*:[ \t]*VEVENT", re.IGNORECASE | re.MULTILINE)
 _END_OF_DAY = time(23, 59, 59)
 
 Moment = date | datetime  # a DTSTART value: a date (all day), aware or floating datetime
@@ -47,6 +55,8 @@ class IcsParse:
     entries: tuple[EntryFields, ...]
     errors: tuple[FieldError, ...] = ()
     notices: tuple[str, ...] = ()
+    encoding: str = ""  # as it was read: "UTF-8", "Windows-1252"; blank if it could not be
+    budget: Budget | None = field(default=None, compare=False, repr=False)  # the work it cost
 
     @property
     def is_ok(self) -> bool:
@@ -60,12 +70,22 @@ class _Refused(Exception):
         self.message = message
 
 
+class _TooMany(Exception):
+    """The file gives more entries than it may: stop reading it (at the event named)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.label = label
+
+
 @dataclass
 class _Reader:
     """What one parse needs to remember: the file's default zone and the running counts."""
 
     expand_until: date | None
     max_occurrences: int
+    budget: Budget
+    room: int = 0  # entries the file may still give
     file_zone: str | None = None
 
 
@@ -76,8 +96,16 @@ def parse_ics(
     max_bytes: int = 5_000_000,
     max_occurrences: int = 500,
     max_entries: int = 1000,
+    max_events: int = 2000,
+    max_lines: int = 50_000,
+    budget: Budget | None = None,
 ) -> IcsParse:
-    """Read VEVENTs from an .ics file into entries; never raises on a bad file."""
+    """Read VEVENTs from an .ics file into entries; never raises on a bad file.
+
+    `max_events` (VEVENTs, changed occurrences included) and `max_lines` bound icalendar's
+    parse, which cannot be stopped once begun (about 20 microseconds a line).
+    """
+    budget = budget or Budget()
     if len(data) > max_bytes:
         return _refuse_file(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper()
@@ -85,17 +113,55 @@ def parse_ics(
         return _refuse_file(
             "this is not an iCalendar (.ics) file: it does not start with BEGIN:VCALENDAR"
         )
+    lines = data.count(b"\n") + 1
+    if lines > max_lines:
+        return _refuse_file(
+            f"the file has {lines:,} lines; the limit is {max_lines:,}: export a shorter date "
+            "range, or split it"
+        )
+    events = len(_VEVENT.findall(data))
+    if events > max_events:
+        return _refuse_file(
+            f"the file has {events:,} events (VEVENTs); the limit is {max_events:,}: export a "
+            "shorter date range, or split it"
+        )
     try:
-        calendars = icalendar.Calendar.from_ical(data, multiple=True)
+        decoded = decode_upload(data, advice=_ICS_ADVICE)
+    except EncodingRefused as bad:
+        return _refuse_file(str(bad))
+    try:
+        calendars = icalendar.Calendar.from_ical(decoded.text, multiple=True)
     except Exception as bad:  # icalendar raises many kinds on malformed input
-        return _refuse_file(f"the file is not valid iCalendar: {bad}")
-
+        return _refuse_file(f"the file is not valid iCalendar: {bad}", decoded.encoding)
+    reader = _Reader(expand_until, max_occurrences, budget, room=max_entries)
     entries: list[EntryFields] = []
     errors: list[FieldError] = []
     notices: list[str] = []
+    try:
+        budget.check_time()
+        _read_calendars(reader, calendars, entries, errors, notices)
+    except _TooMany as full:
+        return _refuse_file(
+            f"the file gives more than {max_entries:,} events by {full.label}; the limit is "
+            f"{max_entries:,}: split it, or expand repeating events to an earlier date",
+            decoded.encoding,
+            budget,
+        )
+    except OverBudget as over:
+        return _refuse_file(over.message, decoded.encoding, budget)
+    return IcsParse(tuple(entries), tuple(errors), tuple(notices), decoded.encoding, budget)
+
+
+def _read_calendars(
+    reader: _Reader,
+    calendars: list[icalendar.Calendar],
+    entries: list[EntryFields],
+    errors: list[FieldError],
+    notices: list[str],
+) -> None:
+    """Every VEVENT's entries (or its error) into `entries` (or `errors`), in file order."""
     number = 0
     for calendar in calendars:
-        reader = _Reader(expand_until, max_occurrences)
         reader.file_zone = _file_zone(calendar, notices)
         events = [e for e in calendar.walk("VEVENT") if isinstance(e, icalendar.Event)]
         series = {str(e.get("UID", "")) for e in events if _repeats(e) and e.get("UID")}
@@ -111,31 +177,36 @@ def parse_ics(
             if str(event.get("STATUS", "")).upper() == "CANCELLED":
                 notices.append(f"{label}: skipped, it is cancelled")
                 continue
+            reader.budget.check_time()
             try:
                 if _repeats(event):
                     changed = changes.get(str(event.get("UID", "")), [])
-                    entries.extend(_expand(reader, event, changed, number))
+                    found = _expand(reader, event, changed, number, notices)
                 else:
-                    entries.append(_entry(reader, event, number))
+                    found = [_entry(reader, event, number)]
             except (ValueError, TypeError, KeyError, IndexError) as bad:
                 # Malformed values icalendar let through: report the event, read the others.
                 message = f"cannot be read: {bad}"
                 errors.append(FieldError(FILE, message, row=number, where=label))
+                continue
             except _Refused as refused:
                 errors.append(
                     FieldError(refused.field_name, refused.message, row=number, where=label)
                 )
-    if len(entries) > max_entries:
-        return _refuse_file(
-            f"the file gives {len(entries):,} events; the limit is "
-            f"{max_entries:,}: split it, or expand repeating events to an "
-            "earlier date"
-        )
-    return IcsParse(tuple(entries), tuple(errors), tuple(notices))
+                continue
+            except OverBudget as over:
+                if not over.is_event_only:
+                    raise OverBudget(f"{label}: {over.message}") from None
+                errors.append(FieldError("recurrence", over.message, row=number, where=label))
+                continue
+            if len(found) > reader.room:
+                raise _TooMany(label)
+            entries.extend(found)
+            reader.room -= len(found)
 
 
-def _refuse_file(message: str) -> IcsParse:
-    return IcsParse((), (FieldError(FILE, message),))
+def _refuse_file(message: str, encoding: str = "", budget: Budget | None = None) -> IcsParse:
+    return IcsParse((), (FieldError(FILE, message),), (), encoding, budget)
 
 
 def _label(event: icalendar.Event, number: int) -> str:
@@ -318,6 +389,7 @@ def _expand(
     master: icalendar.Event,
     changed: list[icalendar.Event],
     number: int,
+    notices: list[str],
 ) -> list[EntryFields]:
     """Every occurrence of a repeating event up to reader.expand_until, as entries."""
     _refuse_broken_repeats(master)
@@ -337,7 +409,13 @@ def _expand(
         replaced[_instant_key(_like(start, recurrence_id))] = copy
 
     entries: list[EntryFields] = []
-    occurrences = _occurrences(master, start, reader.expand_until, reader.max_occurrences + 1)
+    occurrences = _occurrences(reader, master, start, reader.max_occurrences + 1)
+    for rule in master.rrules:
+        if _never_matches(rule):
+            notices.append(
+                f"{_label(master, number)}: its rule {rule.to_ical().decode()} never happens "
+                "(no such day in its months): only its first occurrence (DTSTART) is read"
+            )
     for count, occurrence in enumerate(occurrences, start=1):
         if count > reader.max_occurrences:
             raise _Refused(
@@ -355,6 +433,8 @@ def _expand(
                 reader, master, number, _unlike(start, occurrence), _unlike(start, occurrence_end)
             )
         )
+        if len(entries) > reader.room:
+            raise _TooMany(_label(master, number))
     for key, copy in replaced.items():
         copy_start, copy_end = _start_and_end(copy)
         cancelled = str(copy.get("STATUS", "")).upper() == "CANCELLED"
@@ -389,19 +469,34 @@ def _refuse_broken_repeats(event: icalendar.Event) -> None:
 
 
 def _occurrences(
-    master: icalendar.Event, start: Moment, until: date, limit: int
-) -> Iterator[datetime]:
-    """The series' start times up to the end of `until`, sorted, at most `limit` of them.
+    reader: _Reader, master: icalendar.Event, start: Moment, limit: int
+) -> list[datetime]:
+    """The series' start times up to the end of the expand date, sorted, at most `limit`.
 
-    Each RRULE is given `until` as its UNTIL, and COUNT is applied by taking the first COUNT
-    occurrences, so no rule is iterated past the expand date.
+    Each RRULE is given the expand date as its UNTIL, and COUNT is applied by taking the first
+    COUNT occurrences, so no rule is iterated past the expand date once it matches again; every
+    occurrence and every day searched is spent from the reader's budget as it is generated.
     """
+    until = reader.expand_until
+    if until is None:
+        raise ValueError("a series is expanded only up to a date")
+    reader.budget.start_event()
     base = _like(start, start)
     cap = _like(start, datetime.combine(until, _END_OF_DAY))
     found: set[datetime] = {base} if _instant_key(base) <= _instant_key(cap) else set()
     for rule in master.rrules:
         if _never_matches(rule):
             continue
+        frequency = str((rule.get("FREQ") or [""])[0]).upper()
+        if frequency in _TOO_OFTEN:
+            # dateutil searches these second by second between matches (86,400 a day), which
+            # no day-by-day budget sees; and no firm schedules an event every minute.
+            raise _Refused(
+                "recurrence",
+                f"repeats every {_TOO_OFTEN[frequency]} ({rule.to_ical().decode()}): events "
+                "that repeat more often than hourly are not expanded; give it a coarser rule, "
+                "or leave it out of the file",
+            )
         parts = {k: v for k, v in rule.items() if k not in ("COUNT", "UNTIL")}
         stop = cap
         if "UNTIL" in rule:
@@ -414,29 +509,79 @@ def _occurrences(
             raise _Refused("recurrence", f"has a repeat rule that cannot be read ({bad})") from None
         if not isinstance(parsed, rrule):
             raise _Refused("recurrence", f"has a repeat rule that cannot be read: {text}")
-        generated = parsed.replace(until=stop)
-        found.update(itertools.islice(generated, min(count or limit, limit)))
+        generated = _metered(parsed.replace(until=stop), reader.budget)
+        for moment in itertools.islice(generated, min(count or limit, limit)):
+            reader.budget.occurrence()
+            found.add(moment)
     for rdate, _period_end in master.rdates:
+        reader.budget.occurrence()
         moment = _like(start, rdate)
         if _instant_key(moment) <= _instant_key(cap):
             found.add(moment)
     ordered = sorted(found, key=_instant_key)
     unique = {_instant_key(moment): moment for moment in ordered}
-    return iter(list(unique.values())[:limit])
+    return list(unique.values())[:limit]
 
 
+class _MeteredMonths:
+    """Stands in for a dateutil rrule's BYMONTH so that its search spends a budget.
+
+    dateutil checks UNTIL only on days that match: a rule that never matches again
+    (BYYEARDAY=366;BYMONTH=1) is searched day by day up to the year 9999 without yielding, so
+    no check between yields can stop it. Its loop asks `bymonth and ...` first of every day it
+    looks at; this answers as the original tuple (or None) does, and spends a step each time.
+    """
+
+    __slots__ = ("_budget", "_months")
+
+    def __init__(self, months: tuple[int, ...] | None, budget: Budget) -> None:
+        self._months = months
+        self._budget = budget
+
+    def __bool__(self) -> bool:
+        self._budget.step()
+        return bool(self._months)
+
+    def __contains__(self, month: object) -> bool:
+        return month in (self._months or ())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._months or ())
+
+
+def _metered(generated: rrule, budget: Budget) -> rrule:
+    """`generated` with its search metered (see _MeteredMonths): the same dates, bounded work."""
+    # A private attribute, read once when iteration starts; tests pin that the metering works.
+    generated._bymonth = _MeteredMonths(generated._bymonth, budget)  # type: ignore[attr-defined]
+    return generated
+
+
+_TOO_OFTEN = {"SECONDLY": "second", "MINUTELY": "minute"}
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# The months a day of the year falls in, in a common year and in a leap year.
+_YEAR_DAY_MONTHS = {
+    day: {(date(2025, 1, 1) + timedelta(days=day - 1)).month}
+    | {(date(2024, 1, 1) + timedelta(days=day - 1)).month}
+    for day in range(1, 366)
+}
+_YEAR_DAY_MONTHS[366] = {12}
 
 
 def _never_matches(rule: icalendar.vRecur) -> bool:
-    """True for a rule whose BYMONTHDAY fits none of its months (30 February).
+    """True for a rule whose BYMONTHDAY or BYYEARDAY fits none of its months (30 February,
+    the 366th day in January).
 
-    dateutil checks UNTIL only on days that match, so it would scan every day up to the year
-    9999 for such a rule: seconds of CPU for one line of a file.
+    dateutil would search such a rule day by day up to the year 9999; the metering stops it,
+    but these are common enough to name, and a file of them should not cost its budget.
     """
+    months = {int(month) for month in rule.get("BYMONTH", [])} or set(range(1, 13))
     days = [abs(int(day)) for day in rule.get("BYMONTHDAY", [])]
-    months = [int(month) for month in rule.get("BYMONTH", [])] or range(1, 13)
-    return bool(days) and all(day > _MONTH_DAYS[month - 1] for day in days for month in months)
+    if days and all(day > _MONTH_DAYS[month - 1] for day in days for month in months):
+        return True
+    year_days = [int(day) for day in rule.get("BYYEARDAY", [])]
+    # Counted from the end, -1 is 31 December and -366 is 1 January of a leap year.
+    fits = [_YEAR_DAY_MONTHS.get(day if day > 0 else 367 + day, set()) for day in year_days]
+    return bool(year_days) and not any(found & months for found in fits)
 
 
 def _like(start: Moment, value: Moment, *, end_of_day: bool = False) -> datetime:
