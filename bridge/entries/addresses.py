@@ -81,9 +81,9 @@ def normalize_state(country: str, text: str) -> str:
 def normalize_zip(country: str, text: str) -> str:
     """The postal code; for US a ZIP or ZIP+4, with a hint when a spreadsheet ate its zeros."""
     typed = " ".join(text.split())
-    if country != "US" or not typed or re.fullmatch(r"\d{5}(-\d{4})?", typed):
+    if country != "US" or not typed or re.fullmatch(r"[0-9]{5}(-[0-9]{4})?", typed):
         return typed
-    if re.fullmatch(r"\d{3,4}", typed):
+    if re.fullmatch(r"[0-9]{3,4}", typed):
         raise AddressError(
             f"{typed!r} is not a US ZIP code; did you mean {typed.zfill(5)}? (spreadsheets drop "
             "leading zeros: format the zip column as text)"

@@ -74,10 +74,15 @@ _ADDRESS_FIELDS = {"address_1", "address_2", "address_3", "city", "state", "zip"
 _TRUE = {"yes", "y", "true", "1"}
 _FALSE = {"no", "n", "false", "0"}
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_LOCAL_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
-_TIME_24 = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-_TIME_12 = re.compile(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE)
+# ASCII digits only: \d alone also matches other scripts' digits ("٢٠٢٦"), and str.isdigit()
+# accepts "²", which int() then refuses.
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
+_LOCAL_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})", re.ASCII)
+_TIME_24 = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
+_TIME_12 = re.compile(
+    r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE | re.ASCII
+)
+_NUMBER = re.compile(r"[0-9]+")
 _MONTHS = (
     "January",
     "February",
@@ -236,7 +241,7 @@ def parse_all_day(text: str) -> bool | None:
 
 def parse_id(field_name: str, text: str, what: str) -> int:
     """A Trackops id: a whole number, as the API's integer fields require."""
-    if not text.isdigit() or not 0 < int(text) <= _MAX_ID:
+    if not _NUMBER.fullmatch(text) or not 0 < int(text) <= _MAX_ID:
         raise Invalid(field_name, f"{text!r} is not {what} (a whole number)")
     return int(text)
 
