@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
 from bridge.models import Event, FeedKind, Privacy
@@ -27,6 +27,7 @@ from bridge.store import (
     open_store,
 )
 from bridge.store.engine import transaction
+from bridge.store.migrations import MIGRATIONS, apply_migrations
 from bridge.store.tables import outbox_items
 from tests.test_store import BACKENDS, database_url, empty_store  # noqa: F401 - fixtures
 
@@ -279,8 +280,38 @@ class TestOutboxContract:
         assert upload is not None
         assert (upload.data, upload.filename, upload.created_at) == (data, "shifts.csv", AT)
         assert upload.choices == {"calendar": "2", "case": "x"}
+        assert upload.parsed is None, "saved without its parse"
         assert store.get_upload(old) is None
         assert store.get_upload("no-such-upload") is None
+
+    def test_an_upload_keeps_its_parse_exactly(self, store: Store) -> None:
+        parsed = {"version": 1, "entries": [{"title": "Caf\u00e9 \u4f1a\u8b70", "row": 2}]}
+        upload_id = store.save_upload(b"title\r\n", "a.csv", {}, AT, parsed=parsed)
+        upload = store.get_upload(upload_id)
+        assert upload is not None and upload.parsed == parsed
+
+    def test_upgrade_from_version_5_keeps_waiting_uploads(
+        self,
+        empty_store: Store,  # noqa: F811 - the fixture imported above
+    ) -> None:
+        engine = empty_store._engine
+        begin = lambda: transaction(engine, write=True)  # noqa: E731
+        assert apply_migrations(begin, [m for m in MIGRATIONS if m.version <= 5]) == [1, 2, 3, 4, 5]
+        with transaction(engine, write=True) as conn:  # the v5 columns only, as v5 wrote them
+            conn.execute(
+                text(
+                    "INSERT INTO uploads (upload_id, data, filename, choices, created_at)"
+                    " VALUES ('u1', :data, 'week.csv', '{}', :at)"
+                ),
+                {
+                    "data": b"title\r\n",
+                    "at": AT if engine.dialect.name != "sqlite" else AT.replace(tzinfo=None),
+                },
+            )
+        assert empty_store.migrate() == [6]
+        upload = empty_store.get_upload("u1")
+        assert upload is not None
+        assert (upload.data, upload.filename, upload.parsed) == (b"title\r\n", "week.csv", None)
 
     def test_one_sender_at_a_time(self, store: Store, other: Store) -> None:
         with store.outbox_drain_lock() as is_held:

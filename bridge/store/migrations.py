@@ -333,12 +333,18 @@ def _v5_admin_session(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v6_parsed_uploads(conn: Connection) -> None:
+    # What reading an upload gave (JSON), so its preview and confirm never read the file again.
+    _add_columns(conn, "uploads", Column("parsed", Text))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
     Migration(3, "deletions proven one by one; a first sync that resumes", _v3_proven_deletions),
     Migration(4, "record problems: records skipped or kept changed, by field", _v4_record_problems),
     Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
+    Migration(6, "uploads keep their parse: a preview is read once", _v6_parsed_uploads),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

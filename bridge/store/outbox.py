@@ -84,13 +84,18 @@ class BatchProgress:
 
 @dataclass(frozen=True)
 class Upload:
-    """A file uploaded for preview, kept so confirming it needs no second upload."""
+    """A file uploaded for preview, kept so confirming it needs no second upload.
+
+    `parsed` is what reading the file gave (JSON values, opaque to the store), kept so that a
+    preview reload or the confirm never reads the file again; None for uploads saved without.
+    """
 
     upload_id: str
     data: bytes = field(repr=False)
     filename: str
     choices: dict[str, str]
     created_at: datetime
+    parsed: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -455,7 +460,12 @@ def hold_drain_lock(engine: Engine) -> Iterator[bool]:
 
 
 def insert_upload(
-    conn: Connection, data: bytes, filename: str, choices: Mapping[str, str], at: datetime
+    conn: Connection,
+    data: bytes,
+    filename: str,
+    choices: Mapping[str, str],
+    at: datetime,
+    parsed: Mapping[str, Any] | None = None,
 ) -> str:
     """Keep an upload for its preview; return its id (192 random bits). Prunes old ones."""
     conn.execute(delete(uploads).where(uploads.c.created_at < at - UPLOAD_LIFETIME))
@@ -467,6 +477,7 @@ def insert_upload(
             filename=filename,
             choices=json.dumps(dict(choices), sort_keys=True, ensure_ascii=False),
             created_at=at,
+            parsed=None if parsed is None else json.dumps(parsed, ensure_ascii=False),
         )
     )
     return upload_id
@@ -482,6 +493,7 @@ def select_upload(conn: Connection, upload_id: str) -> Upload | None:
         filename=row.filename,
         choices=json.loads(row.choices),
         created_at=row.created_at,
+        parsed=json.loads(row.parsed) if row.parsed is not None else None,
     )
 
 

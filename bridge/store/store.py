@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -493,14 +494,20 @@ class Store:
         return outbox_rows.hold_drain_lock(self._engine)
 
     def save_upload(
-        self, data: bytes, filename: str, choices: Mapping[str, str], at: datetime
+        self,
+        data: bytes,
+        filename: str,
+        choices: Mapping[str, str],
+        at: datetime,
+        parsed: Mapping[str, Any] | None = None,
     ) -> str:
         """Keep an uploaded file until it is confirmed; returns its random id (>= 128 bits).
 
+        `parsed` (JSON values) is what reading it gave, kept so it is never read again.
         Uploads older than a day are pruned here.
         """
         with self._transaction(write=True) as conn:
-            return outbox_rows.insert_upload(conn, data, filename, choices, at)
+            return outbox_rows.insert_upload(conn, data, filename, choices, at, parsed)
 
     def get_upload(self, upload_id: str) -> Upload | None:
         with self._transaction(write=False) as conn:

@@ -278,4 +278,5 @@ uploads = Table(
     Column("filename", Text, nullable=False),
     Column("choices", Text, nullable=False),  # JSON object of the form's choices
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("parsed", Text),  # JSON: what reading the file gave (bridge.submissions.ParsedFile)
 )
