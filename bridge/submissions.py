@@ -1,19 +1,23 @@
 """Submissions: an upload or form entry -> a preview of every row -> a batch queued in the outbox.
 
-Shared by the CLI and the web app (no Flask, no HTTP). Entry points: `preview_file`,
-`preview_form`, then `submit_preview` once the person has confirmed. The same upload always
-gets the same `batch_key`, so submitting it again queues nothing new and says when it was first.
+Shared by the CLI and the web app (no Flask, no HTTP). Entry points: `parse_file` (read an
+upload once, within a budget) and `preview_parsed` (validate it against the mirror, as often as
+the page is shown), or `preview_file` for both; `preview_form`; then `submit_preview` once the
+person has confirmed. The same upload always gets the same `batch_key`, so submitting it again
+queues nothing new and says when it was first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from bridge.config import Settings
 from bridge.entries import (
+    Budget,
     Directory,
     Draft,
     EntryFields,
@@ -30,6 +34,7 @@ from bridge.store import Batch, NewItem, OutboxItem, Store, body_digest
 
 FORM_LABEL = "Form entry"
 _ICS_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb")
+_PARSED_VERSION = 1  # of ParsedFile.to_json's shape: a stored parse of another shape is read again
 
 
 class SubmissionError(BridgeError):
@@ -60,6 +65,11 @@ class BatchPreview:
     rows: tuple[PreviewRow, ...]
     file_errors: tuple[FieldError, ...] = ()  # about the whole file: it gave no rows
     notices: tuple[str, ...] = ()  # what was skipped on purpose (a cancelled .ics event)
+    encoding: str = ""  # how the file's bytes were read: "UTF-8", "Windows-1252"; "" for a form
+
+    @property
+    def is_utf8(self) -> bool:
+        return self.encoding in ("", "UTF-8")
 
     @property
     def ready(self) -> tuple[PreviewRow, ...]:
@@ -68,6 +78,55 @@ class BatchPreview:
     @property
     def invalid(self) -> tuple[PreviewRow, ...]:
         return tuple(row for row in self.rows if not row.is_ready)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """An upload read once (decoded, parsed, repeating events expanded), not yet validated.
+
+    The web keeps it with the stored upload (`to_json`), so a preview reload or the confirm
+    validates these entries against the mirror as it is then, without reading the file again.
+    Entries already carry the upload's calendar and case choices where they left them blank.
+    """
+
+    batch_key: str
+    source: Source
+    label: str
+    entries: tuple[EntryFields, ...]
+    errors: tuple[FieldError, ...] = ()
+    notices: tuple[str, ...] = ()
+    encoding: str = ""
+    budget: Budget | None = field(default=None, compare=False, repr=False)  # .ics: its cost
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": _PARSED_VERSION,
+            "batch_key": self.batch_key,
+            "source": self.source.value,
+            "label": self.label,
+            "entries": [entry.to_json() for entry in self.entries],
+            "errors": [error.to_json() for error in self.errors],
+            "notices": list(self.notices),
+            "encoding": self.encoding,
+        }
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> ParsedFile | None:
+        """The parse `to_json` kept, or None when it was kept in another shape."""
+        if values.get("version") != _PARSED_VERSION:
+            return None
+        try:
+            return cls(
+                batch_key=values["batch_key"],
+                source=Source(values["source"]),
+                label=values["label"],
+                entries=tuple(EntryFields.from_json(e) for e in values["entries"]),
+                errors=tuple(FieldError.from_json(e) for e in values["errors"]),
+                notices=tuple(values["notices"]),
+                encoding=values["encoding"],
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -138,6 +197,75 @@ def is_ics(data: bytes, filename: str) -> bool:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper() == b"BEGIN:VCALENDAR"
 
 
+def parse_file(
+    data: bytes,
+    filename: str,
+    *,
+    calendar: str = "",
+    case: str = "",
+    expand_until: date | None = None,
+    budget: Budget | None = None,
+) -> ParsedFile:
+    """Read a CSV or .ics upload once, within `budget` (a fresh one by default); no validation.
+
+    `calendar` and `case` fill entries that leave them blank (always, for .ics files). The batch
+    key covers the bytes, the kind and these choices, not the file name or `expand_until`:
+    uploading the file again with a later expand date adds only the new occurrences.
+    """
+    source = Source.ICS if is_ics(data, filename) else Source.CSV
+    used = budget or Budget()
+    if source is Source.ICS:
+        parsed_ics = parse_ics(data, expand_until=expand_until, budget=used)
+        entries, errors = parsed_ics.entries, parsed_ics.errors
+        notices, encoding = parsed_ics.notices, parsed_ics.encoding
+    else:
+        parsed_csv = parse_csv(data)
+        entries, errors, notices, encoding = (
+            parsed_csv.entries,
+            parsed_csv.errors,
+            (),
+            parsed_csv.encoding,
+        )
+    choices = {"calendar": calendar.strip(), "case": case.strip()}
+    return ParsedFile(
+        batch_key=_batch_key(source, choices, data),
+        source=source,
+        label=_base_name(filename),
+        entries=tuple(entry.filled(**choices) for entry in entries),
+        errors=errors,
+        notices=notices,
+        encoding=encoding,
+        budget=used,
+    )
+
+
+def preview_parsed(
+    parsed: ParsedFile, *, directory: Directory, options: EntryOptions
+) -> BatchPreview:
+    """Every row of a parsed upload, validated against `directory`; nothing is stored."""
+    rows = [_preview_row(entry, directory, options) for entry in parsed.entries]
+    # An error about one row (cells that don't line up, an unreadable .ics event) is shown as
+    # that row; errors about the whole file (its headings, its size) stay file errors.
+    file_errors: list[FieldError] = []
+    for error in parsed.errors:
+        if error.row is None or error.field == "header":
+            file_errors.append(error)
+            continue
+        entry = EntryFields(row=error.row, source=parsed.source)
+        where = error.where or f"Row {error.row}"
+        rows.append(PreviewRow(error.row, where, entry, None, (error,)))
+    rows.sort(key=lambda r: r.row if r.row is not None else 0)
+    return BatchPreview(
+        batch_key=parsed.batch_key,
+        source=parsed.source.value,
+        label=parsed.label,
+        rows=tuple(rows),
+        file_errors=tuple(file_errors),
+        notices=parsed.notices,
+        encoding=parsed.encoding,
+    )
+
+
 def preview_file(
     data: bytes,
     filename: str,
@@ -148,44 +276,9 @@ def preview_file(
     case: str = "",
     expand_until: date | None = None,
 ) -> BatchPreview:
-    """Every row of a CSV or .ics upload, validated; nothing is stored.
-
-    `calendar` and `case` fill entries that leave them blank (always, for .ics files). The batch
-    key covers the bytes, the kind and these choices, not the file name or `expand_until`:
-    uploading the file again with a later expand date adds only the new occurrences.
-    """
-    source = Source.ICS if is_ics(data, filename) else Source.CSV
-    entries: tuple[EntryFields, ...]
-    if source is Source.ICS:
-        parsed_ics = parse_ics(data, expand_until=expand_until)
-        entries, errors, notices = parsed_ics.entries, parsed_ics.errors, parsed_ics.notices
-    else:
-        parsed_csv = parse_csv(data)
-        entries, errors, notices = parsed_csv.entries, parsed_csv.errors, ()
-    rows = [
-        _preview_row(entry.filled(calendar=calendar.strip(), case=case.strip()), directory, options)
-        for entry in entries
-    ]
-    # An error about one row (cells that don't line up, an unreadable .ics event) is shown as
-    # that row; errors about the whole file (its headings, its size) stay file errors.
-    file_errors: list[FieldError] = []
-    for error in errors:
-        if error.row is None or error.field == "header":
-            file_errors.append(error)
-            continue
-        entry = EntryFields(row=error.row, source=source)
-        where = error.where or f"Row {error.row}"
-        rows.append(PreviewRow(error.row, where, entry, None, (error,)))
-    rows.sort(key=lambda r: r.row if r.row is not None else 0)
-    choices = {"calendar": calendar.strip(), "case": case.strip()}
-    return BatchPreview(
-        batch_key=_batch_key(source, choices, data),
-        source=source.value,
-        label=_base_name(filename),
-        rows=tuple(rows),
-        file_errors=tuple(file_errors),
-        notices=tuple(notices),
-    )
+    """`parse_file` then `preview_parsed`: every row of an upload, validated; nothing stored."""
+    parsed = parse_file(data, filename, calendar=calendar, case=case, expand_until=expand_until)
+    return preview_parsed(parsed, directory=directory, options=options)
 
 
 def preview_form(

@@ -602,7 +602,9 @@ def test_results_csv_is_excel_safe(admin: FlaskClient, db: Store) -> None:
 
 
 def test_an_unknown_batch_is_a_404(admin: FlaskClient) -> None:
-    for path in ("/admin/batches/999", "/admin/batches/999/results.csv"):
+    # "١" (Arabic-Indic one) and "²" are digits to str.isdigit() and \d, not batch ids.
+    paths = ("/admin/batches/999", "/admin/batches/999/results.csv", "/admin/batches/x")
+    for path in (*paths, "/admin/batches/\u0661", "/admin/batches/\u00b2/results.csv"):
         response = admin.get(path)
         assert response.status_code == 404, path
         assert "Not found" in response.get_data(as_text=True)
@@ -619,8 +621,8 @@ SUBMIT_ROUTES = {
     ("POST", "/admin/uploads/confirm"),
     ("GET", "/admin/uploads/template.csv"),
     ("GET", "/admin/batches"),
-    ("GET", "/admin/batches/<int:batch_id>"),
-    ("GET", "/admin/batches/<int:batch_id>/results.csv"),
+    ("GET", "/admin/batches/<batch_id>"),
+    ("GET", "/admin/batches/<batch_id>/results.csv"),
 }
 
 
@@ -634,7 +636,7 @@ def submit_routes(app: Flask) -> set[tuple[str, str]]:
 
 
 def concrete(rule: str) -> str:
-    return rule.replace("<upload_id>", "some-upload").replace("<int:batch_id>", "1")
+    return rule.replace("<upload_id>", "some-upload").replace("<batch_id>", "1")
 
 
 def test_every_submit_route_needs_a_login(app: Flask, db: Store) -> None:

@@ -253,6 +253,15 @@ def _echo_preview(preview: BatchPreview, earlier: EarlierCopies) -> None:
                 )
     ready, invalid = len(preview.ready), len(preview.invalid)
     click.echo(f"{len(preview.rows)} rows: {ready} ready, {invalid} with errors.")
+    if preview.encoding:
+        click.echo(
+            f"The file was read as {preview.encoding}."
+            + (
+                ""
+                if preview.is_utf8
+                else " If letters look wrong above, save it as UTF-8 and submit it again."
+            )
+        )
     if earlier.batch is not None:
         click.echo(
             f"This file was already submitted on {earlier.batch.created_at:%Y-%m-%d %H:%M} UTC "

@@ -4,9 +4,11 @@ Pure code (no Flask, database or HTTP). Sources (`parse_csv`, `parse_ics`, or th
 `EntryFields`; `validate_entry` turns each into a `Draft` or the list of its `FieldError`s.
 """
 
+from bridge.entries.budget import Budget, OverBudget
 from bridge.entries.csv_source import COLUMNS, REQUIRED_COLUMNS, CsvParse, csv_template, parse_csv
 from bridge.entries.directory import Directory, DirectoryError
 from bridge.entries.drafts import Draft, EntryFields, FieldError, Source, idempotency_key
+from bridge.entries.encoding import DecodedText, EncodingRefused, decode_upload
 from bridge.entries.ics_source import IcsParse, parse_ics
 from bridge.entries.rules import EntryOptions, validate_entry
 from bridge.entries.zones import resolve_zone
@@ -14,16 +16,21 @@ from bridge.entries.zones import resolve_zone
 __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
+    "Budget",
     "CsvParse",
+    "DecodedText",
     "Directory",
     "DirectoryError",
     "Draft",
+    "EncodingRefused",
     "EntryFields",
     "EntryOptions",
     "FieldError",
     "IcsParse",
+    "OverBudget",
     "Source",
     "csv_template",
+    "decode_upload",
     "idempotency_key",
     "parse_csv",
     "parse_ics",

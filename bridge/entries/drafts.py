@@ -80,6 +80,32 @@ class EntryFields:
             return self.columns.get(field_name, field_name)
         return None
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values, for keeping a parsed upload; `from_json` reads them back."""
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            values[item.name] = value
+        return values
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> EntryFields:
+        """An entry from `to_json`'s values; ValueError/TypeError/KeyError if they are not."""
+        known = {item.name for item in dataclasses.fields(cls)}
+        fields: dict[str, Any] = {name: value for name, value in values.items() if name in known}
+        fields["source"] = Source(fields.get("source", Source.FORM.value))
+        for name in ("start_instant", "end_instant"):
+            if fields.get(name) is not None:
+                fields[name] = datetime.fromisoformat(fields[name])
+        fields["notes"] = tuple(fields.get("notes", ()))
+        return cls(**fields)
+
     @property
     def where(self) -> str | None:
         """How a person finds this entry again: "Row 4" in a CSV, "Event 3 ('Hearing')" in .ics."""
@@ -100,6 +126,13 @@ class FieldError:
     row: int | None = None
     column: str | None = None
     where: str | None = None  # overrides "Row N" (e.g. "Event 3" for an .ics file)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> FieldError:
+        return cls(**values)
 
     def __str__(self) -> str:
         place = self.where or (f"Row {self.row}" if self.row is not None else None)

@@ -3,17 +3,22 @@
 Entry point: the ``submit`` blueprint. Views read input, call ``bridge.submissions`` (the rules the
 CLI shares) and the store, and render. The web process never talks to Trackops: what a person
 confirms goes to the store's outbox, and the worker sends it at Trackops' pace.
+
+An upload is read once, when it is posted, within the entries' budget (about two seconds at
+most, well under gunicorn's 30-second worker timeout), and its parse is kept with it: the
+preview page and the confirm only check the kept entries against the mirror as it is then.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as url_to
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -23,12 +28,14 @@ from bridge.store import OutboxItem
 from bridge.submissions import (
     BatchPreview,
     EarlierCopies,
+    ParsedFile,
     SubmitResult,
     directory_from_store,
     entry_options,
     find_earlier_copies,
-    preview_file,
+    parse_file,
     preview_form,
+    preview_parsed,
     submit_preview,
 )
 from bridge.web.admin import is_heartbeat_stale
@@ -180,11 +187,24 @@ def upload() -> Response | Page:
         errors["expand_until"] = f"{chosen.expand_until!r} is not a date: use YYYY-MM-DD."
     if errors or file is None:
         return _render_upload_form(chosen, errors, status=400)
+    filename = _plain_filename(file.filename or "")
+    parsed = _parse_upload(data, filename, chosen)
     upload_id = current_store().save_upload(
-        data, _plain_filename(file.filename or ""), chosen.as_dict(), datetime.now(UTC)
+        data, filename, chosen.as_dict(), datetime.now(UTC), parsed=parsed.to_json()
     )
     # Redirect, so reloading the preview never posts the file again.
     return redirect(url_to("submit.preview_upload", upload_id=upload_id))
+
+
+def _parse_upload(data: bytes, filename: str, chosen: UploadChoices) -> ParsedFile:
+    """The one reading of an uploaded file (bounded by the entries' budget)."""
+    return parse_file(
+        data,
+        filename,
+        calendar=chosen.calendar,
+        case=chosen.case,
+        expand_until=chosen.expand_until_date(),
+    )
 
 
 def _plain_filename(name: str) -> str:
@@ -246,20 +266,18 @@ def preview_digest(preview: BatchPreview) -> str:
 
 
 def _load_preview(upload_id: str) -> BatchPreview | None:
-    """The stored upload's preview, checked against the mirror as it is now; None if gone."""
+    """The stored upload's kept parse, checked against the mirror as it is now; None if gone."""
     store = current_store()
     upload = store.get_upload(upload_id) if upload_id else None
     if upload is None:
         return None
-    chosen = UploadChoices.of(upload.choices)  # checked before the upload was saved
-    return preview_file(
-        upload.data,
-        upload.filename,
-        directory=directory_from_store(store),
-        options=entry_options(current_settings()),
-        calendar=chosen.calendar,
-        case=chosen.case,
-        expand_until=chosen.expand_until_date(),
+    parsed = ParsedFile.from_json(upload.parsed) if upload.parsed is not None else None
+    if parsed is None:
+        # Saved before uploads kept their parse (or in an older shape): read it, once more.
+        chosen = UploadChoices.of(upload.choices)  # checked before the upload was saved
+        parsed = _parse_upload(upload.data, upload.filename, chosen)
+    return preview_parsed(
+        parsed, directory=directory_from_store(store), options=entry_options(current_settings())
     )
 
 
@@ -364,10 +382,20 @@ def batches() -> str:
     return render_template("batches.html", rows=[(b, counts[b.batch_id]) for b in found])
 
 
-@bp.get("/admin/batches/<int:batch_id>")
-def batch(batch_id: int) -> str:
+def _batch_number(text: str) -> int:
+    """A batch id from the address; ASCII digits only (werkzeug's int converter takes "١")."""
+    if not _BATCH_ID.fullmatch(text):
+        abort(404)
+    return int(text)
+
+
+_BATCH_ID = re.compile(r"[0-9]{1,18}")
+
+
+@bp.get("/admin/batches/<batch_id>")
+def batch(batch_id: str) -> str:
     store = current_store()
-    progress = store.batch_progress(batch_id)  # NotFound: the error handler's 404 page
+    progress = store.batch_progress(_batch_number(batch_id))  # NotFound: the 404 page
     is_worker_idle = is_heartbeat_stale(store.get_sync_state(), current_settings())
     return render_template(
         "batch.html",
@@ -380,9 +408,9 @@ def batch(batch_id: int) -> str:
     )
 
 
-@bp.get("/admin/batches/<int:batch_id>/results.csv")
-def batch_results(batch_id: int) -> Response:
-    progress = current_store().batch_progress(batch_id)
+@bp.get("/admin/batches/<batch_id>/results.csv")
+def batch_results(batch_id: str) -> Response:
+    progress = current_store().batch_progress(_batch_number(batch_id))
     response = make_response(render_results_csv(item_rows(progress.items, _names())))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}-results.csv"'
