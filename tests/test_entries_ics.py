@@ -235,14 +235,20 @@ def test_count_and_until_end_a_series_before_the_expand_date() -> None:
     ]
 
 
-def test_a_rule_that_never_matches_gives_only_its_dtstart() -> None:
-    # RFC 5545: DTSTART is always the first occurrence. The rule is cut at the expand date, so
-    # dateutil does not search to the year 9999 for a 30 February.
+def test_a_rule_that_never_matches_is_refused_naming_the_event() -> None:
+    # dateutil would search day by day up to the year 9999 for a 30 February: it is refused
+    # before any search, and the event's row says how to correct it.
     never = (
         "UID:n\r\nSUMMARY:N\r\nDTSTART:20260105T090000Z\r\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"
     )
     parsed = parse_ics(ics(never), expand_until=date(2027, 1, 1))
-    assert [e.start_date for e in parsed.entries] == ["2026-01-05"]
+    assert parsed.entries == ()
+    assert [str(e) for e in parsed.errors] == [
+        "Event 1 ('N'), recurrence: repeats by FREQ=DAILY;BYMONTHDAY=30;BYMONTH=2, which never "
+        "happens (no such day in its months): correct the rule, or remove the RRULE line to "
+        "create only the first occurrence"
+    ]
+    assert parsed.budget is not None and parsed.budget.steps == 0
 
 
 def test_all_day_series_with_date_exdate_and_an_rdate() -> None:

@@ -106,33 +106,37 @@ def parse_ics(
     parse, which cannot be stopped once begun (about 20 microseconds a line).
     """
     budget = budget or Budget()
+
+    def refuse(message: str, encoding: str = "") -> IcsParse:
+        return _refuse_file(message, encoding, budget)
+
     if len(data) > max_bytes:
-        return _refuse_file(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}")
+        return refuse(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper()
     if head != b"BEGIN:VCALENDAR":
-        return _refuse_file(
+        return refuse(
             "this is not an iCalendar (.ics) file: it does not start with BEGIN:VCALENDAR"
         )
     lines = data.count(b"\n") + 1
     if lines > max_lines:
-        return _refuse_file(
+        return refuse(
             f"the file has {lines:,} lines; the limit is {max_lines:,}: export a shorter date "
             "range, or split it"
         )
     events = len(_VEVENT.findall(data))
     if events > max_events:
-        return _refuse_file(
+        return refuse(
             f"the file has {events:,} events (VEVENTs); the limit is {max_events:,}: export a "
             "shorter date range, or split it"
         )
     try:
         decoded = decode_upload(data, advice=_ICS_ADVICE)
     except EncodingRefused as bad:
-        return _refuse_file(str(bad))
+        return refuse(str(bad))
     try:
         calendars = icalendar.Calendar.from_ical(decoded.text, multiple=True)
     except Exception as bad:  # icalendar raises many kinds on malformed input
-        return _refuse_file(f"the file is not valid iCalendar: {bad}", decoded.encoding)
+        return refuse(f"the file is not valid iCalendar: {bad}", decoded.encoding)
     reader = _Reader(expand_until, max_occurrences, budget, room=max_entries)
     entries: list[EntryFields] = []
     errors: list[FieldError] = []
@@ -141,14 +145,13 @@ def parse_ics(
         budget.check_time()
         _read_calendars(reader, calendars, entries, errors, notices)
     except _TooMany as full:
-        return _refuse_file(
+        return refuse(
             f"the file gives more than {max_entries:,} events by {full.label}; the limit is "
             f"{max_entries:,}: split it, or expand repeating events to an earlier date",
             decoded.encoding,
-            budget,
         )
     except OverBudget as over:
-        return _refuse_file(over.message, decoded.encoding, budget)
+        return refuse(over.message, decoded.encoding)
     return IcsParse(tuple(entries), tuple(errors), tuple(notices), decoded.encoding, budget)
 
 
@@ -181,7 +184,7 @@ def _read_calendars(
             try:
                 if _repeats(event):
                     changed = changes.get(str(event.get("UID", "")), [])
-                    found = _expand(reader, event, changed, number, notices)
+                    found = _expand(reader, event, changed, number)
                 else:
                     found = [_entry(reader, event, number)]
             except (ValueError, TypeError, KeyError, IndexError) as bad:
@@ -389,7 +392,6 @@ def _expand(
     master: icalendar.Event,
     changed: list[icalendar.Event],
     number: int,
-    notices: list[str],
 ) -> list[EntryFields]:
     """Every occurrence of a repeating event up to reader.expand_until, as entries."""
     _refuse_broken_repeats(master)
@@ -409,13 +411,15 @@ def _expand(
         replaced[_instant_key(_like(start, recurrence_id))] = copy
 
     entries: list[EntryFields] = []
-    occurrences = _occurrences(reader, master, start, reader.max_occurrences + 1)
     for rule in master.rrules:
         if _never_matches(rule):
-            notices.append(
-                f"{_label(master, number)}: its rule {rule.to_ical().decode()} never happens "
-                "(no such day in its months): only its first occurrence (DTSTART) is read"
+            raise _Refused(
+                "recurrence",
+                f"repeats by {rule.to_ical().decode()}, which never happens (no such day in "
+                "its months): correct the rule, or remove the RRULE line to create only the "
+                "first occurrence",
             )
+    occurrences = _occurrences(reader, master, start, reader.max_occurrences + 1)
     for count, occurrence in enumerate(occurrences, start=1):
         if count > reader.max_occurrences:
             raise _Refused(
@@ -485,8 +489,6 @@ def _occurrences(
     cap = _like(start, datetime.combine(until, _END_OF_DAY))
     found: set[datetime] = {base} if _instant_key(base) <= _instant_key(cap) else set()
     for rule in master.rrules:
-        if _never_matches(rule):
-            continue
         frequency = str((rule.get("FREQ") or [""])[0]).upper()
         if frequency in _TOO_OFTEN:
             # dateutil searches these second by second between matches (86,400 a day), which
@@ -572,7 +574,7 @@ def _never_matches(rule: icalendar.vRecur) -> bool:
     the 366th day in January).
 
     dateutil would search such a rule day by day up to the year 9999; the metering stops it,
-    but these are common enough to name, and a file of them should not cost its budget.
+    but these are common enough to name plainly, and a file of them costs nothing to refuse.
     """
     months = {int(month) for month in rule.get("BYMONTH", [])} or set(range(1, 13))
     days = [abs(int(day)) for day in rule.get("BYMONTHDAY", [])]
