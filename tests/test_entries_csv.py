@@ -95,6 +95,40 @@ def test_same_text_reads_the_same_in_utf8_and_windows_1252() -> None:
         assert parse_csv(text.encode(encoding)).entries[0].title == "Café Müller – night"
 
 
+def test_shift_jis_file_is_read_as_shift_jis_and_says_so() -> None:
+    text = HEADER + row(title="定例会議 東京都港区の事務所") + row(title="調査報告書の確認")
+    parsed = parse_csv(text.encode("shift_jis"))
+    assert parsed.is_ok and parsed.encoding == "Shift-JIS (Windows)"
+    assert [e.title for e in parsed.entries] == ["定例会議 東京都港区の事務所", "調査報告書の確認"]
+
+
+def test_utf8_with_one_bad_byte_is_refused_naming_its_line() -> None:
+    text = HEADER + row(title="Café Müller") + row(title="Zoë Martín") + row(title="José Núñez")
+    damaged = text.encode("utf-8").replace("Martín".encode(), b"Mart\xedn")
+    assert only_error(damaged) == (
+        "the file is UTF-8 except for 1 byte that is not (the first on line 3): it may have been "
+        "damaged or edited with another program. Check that line, and save it as UTF-8 (in "
+        "Excel: File > Save As > 'CSV UTF-8 (Comma delimited)')"
+    )
+
+
+def test_windows_1252_with_excel_s_quotes_and_dashes() -> None:
+    text = HEADER + row(title="“Night” shift – Größe; naïve café; œuvre; 5 €")
+    parsed = parse_csv(text.encode("cp1252"))
+    assert parsed.is_ok and parsed.encoding == "Windows-1252"
+    assert parsed.entries[0].title == "“Night” shift – Größe; naïve café; œuvre; 5 €"
+
+
+def test_text_no_encoding_reads_plainly_is_refused_with_advice() -> None:
+    # Two kanji in Shift-JIS are four bytes, too few to tell; read as Windows-1252 they would be
+    # "‰ï‹c", so the file is refused rather than garbled.
+    message = only_error((HEADER + row(title="会議")).encode("shift_jis"))
+    assert message.startswith("the file is not UTF-8, and its encoding cannot be told")
+    assert message.endswith(
+        "save it as UTF-8 (in Excel: File > Save As > 'CSV UTF-8 (Comma delimited)')"
+    )
+
+
 def test_semicolon_separated_file_from_a_european_excel() -> None:
     text = (
         "title;calendar;case;start_date;description\r\nStakeout;Surveillance;2026-0142;"

@@ -779,3 +779,39 @@ def test_floating_times_are_read_in_the_calendar_zone_and_say_so() -> None:
     assert any(
         "read in America/New_York (the zone of calendar 'Surveillance')" in n for n in draft.notes
     )
+
+
+# --- digits: ASCII 0-9 only ------------------------------------------------------------------
+
+# "²" passes str.isdigit() but int() refuses it (a 500 once); "١" (Arabic-Indic one) and "１"
+# (fullwidth) pass \d and int(), yet no one means them as a Trackops id or a date.
+NOT_ASCII_DIGITS = [
+    ({"calendar": "\u00b2"}, "calendar", "no calendar named '\u00b2'"),
+    ({"calendar": "\u0661"}, "calendar", "no calendar named '\u0661'"),
+    ({"case": "\u00b9\u2070"}, "case", "no case named"),
+    ({"subject": "\u00b3"}, "subject", "no subject named '\u00b3' in case 2026-0142"),
+    ({"staff": "\uff15"}, "staff", "no staff member named '\uff15'"),
+    ({"service": "\u00b2"}, "service", "'\u00b2' is not a case service id (a whole number)"),
+    ({"service": "\u0661\u0662"}, "service", "is not a case service id"),
+    ({"start_date": "\u0662\u0660\u0662\u0666-03-10"}, "start_date", "is not a date"),
+    ({"start_date": "2026-0\u00b3-10"}, "start_date", "is not a date"),
+    ({"start_time": "\uff10\uff19:00"}, "start_time", "is not a time"),
+    ({"end_time": "5 \u0661PM"}, "end_time", "is not a time"),
+    (
+        {"address_1": "1 Main St", "country": "US", "zip": "\u0668\u0660\u0662\u0660\u0662"},
+        "zip",
+        "is not a US ZIP code",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), NOT_ASCII_DIGITS)
+def test_only_ascii_digits_are_numbers(fields: dict[str, str], field: str, message: str) -> None:
+    assert message in errors_of(entry(**fields))[field]
+
+
+def test_ascii_ids_still_resolve() -> None:
+    fields = entry(calendar="1", case="10", subject="100", staff="5", service="42")
+    drafted = draft_of(fields)
+    assert (drafted.calendar_id, drafted.casefile_id, drafted.subject_id) == (1, 10, 100)
+    assert (drafted.users_list, drafted.case_service_id) == ((5,), 42)
