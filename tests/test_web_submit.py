@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
@@ -19,6 +20,7 @@ from bridge.entries import COLUMNS
 from bridge.models import Case, Event, Privacy, Staff, Subject
 from bridge.outbox import drain_outbox
 from bridge.store import OutboxItem, Store, SyncState, open_store
+from bridge.store.tables import uploads as uploads_table
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
 from bridge.web.feeds import feed_path
@@ -212,6 +214,22 @@ def test_form_errors_are_shown_by_their_fields_with_the_input_kept(
     assert db.list_batches() == [], "nothing was queued"
 
 
+def test_a_superscript_or_foreign_digit_is_a_field_error_not_a_500(
+    admin: FlaskClient, db: Store
+) -> None:
+    # "²".isdigit() is true but int("²") fails: this was a 500.
+    response = admin.post(
+        "/admin/events/new",
+        data=event_form(admin, calendar="\u00b2", service="\u0661", staff=["\u00b2"]),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert field_error(page, "calendar") == "no calendar named &#39;\u00b2&#39;"
+    assert "&#39;\u0661&#39; is not a case service id (a whole number)" in page
+    assert "no staff member named &#39;\u00b2&#39;" in page
+    assert db.list_batches() == []
+
+
 def test_a_time_in_the_spring_forward_gap_is_refused_on_the_form(
     admin: FlaskClient, db: Store
 ) -> None:
@@ -339,6 +357,39 @@ def test_csv_preview_lists_every_row_and_confirm_queues_only_the_ready_ones(
     page = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert "week.csv: 3 events queued." in page
     assert "1 row with mistakes was not queued" in page
+
+
+def test_a_preview_reload_and_the_confirm_do_not_read_the_file_again(
+    admin: FlaskClient, db: Store, store_url: str
+) -> None:
+    preview = preview_of(admin, upload(admin, CSV_ROWS, "week.csv"))
+    # Spoil the kept bytes: a page that read the file again would show a file error now.
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(update(uploads_table).values(data=b"\xff\xfe not even text"))
+    engine.dispose()
+    reloaded = admin.get(f"/admin/uploads/{hidden(preview, 'upload_id')}")
+    page = reloaded.get_data(as_text=True)
+    assert reloaded.status_code == 200
+    assert "4 rows:" in page and "3 ready" in page and "UTF-16" not in page
+    assert hidden(reloaded, "preview_digest") == hidden(preview, "preview_digest")
+    batch_id = batch_id_of(confirm(admin, reloaded))
+    assert sorted(item.row for item in items_of(db, batch_id)) == [2, 3, 5]
+
+
+def test_the_preview_says_which_encoding_was_assumed(admin: FlaskClient) -> None:
+    utf8 = preview_of(admin, upload(admin, CSV_ROWS, "week.csv")).get_data(as_text=True)
+    assert "Read as UTF-8." in utf8 and "The file is not" not in utf8
+    japanese = (
+        CSV_ROWS.decode().replace("Surveillance day 1", "張り込み 一日目").encode("shift_jis")
+    )
+    page = preview_of(admin, upload(admin, japanese, "week.csv")).get_data(as_text=True)
+    assert "Read as Shift-JIS (Windows). The file is not" in " ".join(page.split())
+    assert "張り込み 一日目" in page
+    damaged = CSV_ROWS.replace(b"Ann Lee; Bo Chen", "Zoë".encode() + b" \xe9")
+    page = preview_of(admin, upload(admin, damaged, "week.csv")).get_data(as_text=True)
+    assert "the file is UTF-8 except for 1 byte that is not (the first on line 3)" in page
+    assert "Queue the" not in page
 
 
 def test_the_same_file_again_says_when_it_was_submitted_and_queues_nothing(
