@@ -5,6 +5,7 @@ Entry point: ``open_store(url)`` returns a ``Store``; the rest of the bridge nev
 
 from bridge.store.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from bridge.store.events import content_hash
+from bridge.store.lease import Lease, LeaseLost
 from bridge.store.migrations import LATEST_VERSION
 from bridge.store.outbox import (
     ITEM_STATES,
@@ -41,6 +42,8 @@ __all__ = [
     "EventDigest",
     "FeedFetch",
     "FeedRender",
+    "Lease",
+    "LeaseLost",
     "LoginAttempt",
     "NewItem",
     "NotFound",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -338,6 +339,30 @@ def _v6_parsed_uploads(conn: Connection) -> None:
     _add_columns(conn, "uploads", Column("parsed", Text))
 
 
+def _v7_worker_lease(conn: Connection) -> None:
+    # Which process may talk to Trackops, and when the next request may start (lease.py).
+    m = MetaData()
+    Table(
+        "worker_lease",
+        m,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("holder", Text),
+        Column("acquired_at", DateTime(timezone=True)),
+        Column("renewed_at", DateTime(timezone=True)),
+        Column("expires_at", DateTime(timezone=True)),
+        Column("released_at", DateTime(timezone=True)),
+        CheckConstraint("id = 1", name="ck_worker_lease_single_row"),
+    )
+    Table(
+        "request_slot",
+        m,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("next_at", Double, nullable=False),
+        CheckConstraint("id = 1", name="ck_request_slot_single_row"),
+    )
+    m.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -345,6 +370,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "record problems: records skipped or kept changed, by field", _v4_record_problems),
     Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
     Migration(6, "uploads keep their parse: a preview is read once", _v6_parsed_uploads),
+    Migration(7, "worker lease and shared request slot: one worker, one rate", _v7_worker_lease),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

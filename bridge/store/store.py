@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
-from bridge.store import deletions, reference
+from bridge.store import deletions, lease, reference
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
@@ -25,6 +25,7 @@ from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
+from bridge.store.lease import Lease
 from bridge.store.migrations import LATEST_VERSION, apply_migrations, read_schema_version
 from bridge.store.outbox import (
     UNFINISHED_STATES,
@@ -222,6 +223,29 @@ class Store:
         """Set the sync state's last error without touching the rest of the state."""
         with self._transaction(write=True) as conn:
             state_rows.record_sync_error(conn, message, at)
+
+    # -- worker lease and the shared request slot (see ``lease``) ---------------------------
+
+    def read_worker_lease(self) -> Lease:
+        with self._transaction(write=False) as conn:
+            return lease.read_lease(conn)
+
+    def hold_worker_lease(self, holder: str, duration: timedelta) -> Lease:
+        """Take or renew the lease for ``duration`` unless another holds it; the lease after."""
+        with self._transaction(write=True) as conn:
+            return lease.hold_lease(conn, holder, duration)
+
+    def release_worker_lease(self, holder: str) -> bool:
+        """Give the lease up (if ``holder`` has it): the next process may take it at once."""
+        with self._transaction(write=True) as conn:
+            return lease.release_lease(conn, holder)
+
+    def reserve_request_slot(
+        self, not_before: float, interval: float, holder: str | None = None
+    ) -> float:
+        """Seconds to wait before this process's next request to Trackops (see ``lease``)."""
+        with self._transaction(write=True) as conn:
+            return lease.reserve_request_slot(conn, not_before, interval, holder)
 
     # -- record problems (see ``problems``) ------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -279,4 +280,26 @@ uploads = Table(
     Column("choices", Text, nullable=False),  # JSON object of the form's choices
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("parsed", Text),  # JSON: what reading the file gave (bridge.submissions.ParsedFile)
+)
+
+# One row: the one process that may talk to Trackops, until expires_at (see lease.py).
+worker_lease = Table(
+    "worker_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", Text),  # "worker on host pid 12 #a1b2c3", None when released
+    Column("acquired_at", UTCDateTime),
+    Column("renewed_at", UTCDateTime),  # the holder's heartbeat
+    Column("expires_at", UTCDateTime),
+    Column("released_at", UTCDateTime),
+    CheckConstraint("id = 1", name="ck_worker_lease_single_row"),
+)
+
+# One row: when the next request to Trackops may start, in seconds since the epoch (lease.py).
+request_slot = Table(
+    "request_slot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("next_at", Double, nullable=False),
+    CheckConstraint("id = 1", name="ck_request_slot_single_row"),
 )
