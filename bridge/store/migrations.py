@@ -363,6 +363,48 @@ def _v7_worker_lease(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v9_push_destinations(conn: Connection) -> None:
+    # CalDAV destinations per feed and what each holds of ours (bridge.delivery).
+    m = MetaData()
+    Table("feeds", m, Column("feed_id", Integer, primary_key=True))
+    Table(
+        "push_destinations",
+        m,
+        Column("destination_id", Integer, primary_key=True, autoincrement=True),
+        Column("feed_id", Integer, ForeignKey("feeds.feed_id"), nullable=False, index=True),
+        Column("url", Text, nullable=False),
+        Column("username", Text),
+        Column("password_env", Text),
+        Column("token_file", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("pushed_version", Integer),
+        Column("backlog", Integer, nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("next_attempt_at", DateTime(timezone=True)),
+        Column("last_success_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Column("last_error_at", DateTime(timezone=True)),
+        Column("reconciled_at", DateTime(timezone=True)),
+    )
+    Table(
+        "push_objects",
+        m,
+        Column(
+            "destination_id",
+            Integer,
+            ForeignKey("push_destinations.destination_id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("uid", Text, primary_key=True),
+        Column("href", Text, nullable=False),
+        Column("etag", Text),
+        Column("content_hash", String(64), nullable=False),
+        Column("pushed_at", DateTime(timezone=True), nullable=False),
+    )
+    m.create_all(conn, tables=[m.tables["push_destinations"], m.tables["push_objects"]])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -371,6 +413,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
     Migration(6, "uploads keep their parse: a preview is read once", _v6_parsed_uploads),
     Migration(7, "worker lease and shared request slot: one worker, one rate", _v7_worker_lease),
+    Migration(
+        9, "push destinations: CalDAV calendars per feed and what each holds", _v9_push_destinations
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -17,12 +17,14 @@ from sqlalchemy.exc import DBAPIError
 
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
 from bridge.store import deletions, lease, reference
+from bridge.store import delivery as delivery_rows
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
 from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
+from bridge.store.delivery import Destination, PushedObject
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
 from bridge.store.lease import Lease
@@ -536,3 +538,83 @@ class Store:
     def get_upload(self, upload_id: str) -> Upload | None:
         with self._transaction(write=False) as conn:
             return outbox_rows.select_upload(conn, upload_id)
+
+    # -- push destinations (bridge.delivery) ------------------------------------------------
+
+    def add_destination(
+        self,
+        feed_id: int,
+        url: str,
+        at: datetime,
+        *,
+        username: str | None = None,
+        password_env: str | None = None,
+        token_file: str | None = None,
+    ) -> Destination:
+        """Add a CalDAV destination to the feed (NotFound if there is no such feed)."""
+        with self._transaction(write=True) as conn:
+            feed_rows.select_feed_version(conn, feed_id)
+            destination_id = delivery_rows.insert_destination(
+                conn,
+                feed_id,
+                url,
+                at,
+                username=username,
+                password_env=password_env,
+                token_file=token_file,
+            )
+            return delivery_rows.select_destination(conn, destination_id)
+
+    def list_destinations(self, feed_id: int | None = None) -> list[Destination]:
+        with self._transaction(write=False) as conn:
+            return delivery_rows.select_destinations(conn, feed_id)
+
+    def get_destination(self, destination_id: int) -> Destination:
+        """The destination (NotFound if unknown)."""
+        with self._transaction(write=False) as conn:
+            return delivery_rows.select_destination(conn, destination_id)
+
+    def remove_destination(self, destination_id: int) -> None:
+        """Forget the destination and what it holds (NotFound if unknown)."""
+        with self._transaction(write=True) as conn:
+            delivery_rows.delete_destination(conn, destination_id)
+
+    def pushed_objects(self, destination_id: int) -> dict[str, PushedObject]:
+        """What the destination holds of ours, by UID."""
+        with self._transaction(write=False) as conn:
+            return delivery_rows.select_pushed_objects(conn, destination_id)
+
+    def put_pushed_object(self, destination_id: int, pushed: PushedObject, at: datetime) -> None:
+        with self._transaction(write=True) as conn:
+            delivery_rows.put_pushed_object(conn, destination_id, pushed, at)
+
+    def drop_pushed_objects(self, destination_id: int, uids: Sequence[str]) -> None:
+        with self._transaction(write=True) as conn:
+            delivery_rows.delete_pushed_objects(conn, destination_id, uids)
+
+    def record_push_success(
+        self, destination_id: int, at: datetime, *, pushed_version: int, reconciled: bool
+    ) -> None:
+        with self._transaction(write=True) as conn:
+            delivery_rows.record_push_success(
+                conn, destination_id, at, pushed_version=pushed_version, reconciled=reconciled
+            )
+
+    def record_push_failure(
+        self,
+        destination_id: int,
+        at: datetime,
+        *,
+        error: str,
+        backlog: int,
+        next_attempt_at: datetime,
+    ) -> None:
+        with self._transaction(write=True) as conn:
+            delivery_rows.record_push_failure(
+                conn,
+                destination_id,
+                at,
+                error=error,
+                backlog=backlog,
+                next_attempt_at=next_attempt_at,
+            )

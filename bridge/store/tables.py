@@ -303,3 +303,42 @@ request_slot = Table(
     Column("next_at", Double, nullable=False),
     CheckConstraint("id = 1", name="ck_request_slot_single_row"),
 )
+
+# CalDAV calendars a feed is pushed to (bridge.delivery); credentials by name only.
+push_destinations = Table(
+    "push_destinations",
+    metadata,
+    Column("destination_id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, ForeignKey("feeds.feed_id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("username", Text),
+    Column("password_env", Text),  # the NAME of an environment variable holding the password
+    Column("token_file", Text),  # the path of a file holding a bearer token
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("pushed_version", Integer),  # the feed version last applied in full
+    Column("backlog", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),  # passes in a row that failed
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("reconciled_at", UTCDateTime),
+)
+
+# What each destination holds of ours: only these objects are ever changed or deleted there.
+push_objects = Table(
+    "push_objects",
+    metadata,
+    Column(
+        "destination_id",
+        Integer,
+        ForeignKey("push_destinations.destination_id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("uid", Text, primary_key=True),
+    Column("href", Text, nullable=False),
+    Column("etag", Text),
+    Column("content_hash", String(64), nullable=False),
+    Column("pushed_at", UTCDateTime, nullable=False),
+)
