@@ -123,4 +123,4 @@ def test_lines_are_bounded_before_parsing() -> None:
     data = ics("UID:a\r\nSUMMARY:A\r\nDTSTART:20260101T090000Z" + "\r\nX-PAD:1" * 60_000)
     parsed = parse_ics(data, expand_until=None)
     assert str(parsed.errors[0]).startswith("the file has 60,0")
-    assert "lines; the limit is 50,000" in str(parsed.errors[0])
+    assert "lines; the limit is 40,000" in str(parsed.errors[0])

@@ -25,6 +25,9 @@ _UTF8_SEQUENCE = re.compile(
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 # How far the detector's best guess may be from clean text (its "chaos": 0 is clean).
 _MAX_CHAOS = 0.15
+# Non-ASCII bytes a multi-byte guess needs when the detector did not rank it first: two kanji
+# read as Shift-JIS, Big5 or GBK alike.
+_MULTIBYTE_EVIDENCE = 16
 # Punctuation and signs text carries beside its letters; anything else non-ASCII in a
 # single-byte reading (‰, ‹, ¤, ³, ¸) is more likely another encoding's bytes.
 _SIGNS = frozenset("\u00a0–—‘’‚“”„…•€£°«»¡¿§©®™·´×÷±¶")
@@ -89,6 +92,15 @@ def decode_upload(data: bytes, *, advice: str = EXCEL_ADVICE) -> DecodedText:
         text = _plausible_reading(data, encoding)
         if text is not None:
             return DecodedText(text, _name(encoding))
+    # A few Japanese or Chinese words among much ASCII: the detector samples chunks and may
+    # rank single-byte pages first, yet no single-byte reading made sense. A multi-byte one
+    # that reads every byte as text is then the file's.
+    is_enough = len(_HIGH_BYTE.findall(data)) >= _MULTIBYTE_EVIDENCE
+    for match in matches if is_enough else ():
+        if match.encoding in _MULTIBYTE and match.chaos <= _MAX_CHAOS:
+            text = _multibyte_reading(data, match.encoding)
+            if text is not None:
+                return DecodedText(text, _name(match.encoding))
     raise EncodingRefused(
         "the file is not UTF-8, and its encoding cannot be told with confidence (it may be "
         "another program's file, or a mix of encodings): " + advice
@@ -128,6 +140,18 @@ def _plausible_reading(data: bytes, encoding: str) -> str | None:
                 return None
             if "ƒ" in word:
                 return None
+    return text
+
+
+def _multibyte_reading(data: bytes, encoding: str) -> str | None:
+    """The text in `encoding` if every byte decodes to an assigned, printable character."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    for char in set(text):
+        if unicodedata.category(char) in ("Cc", "Co", "Cn", "Cs") and char not in "\t\r\n":
+            return None
     return text
 
 

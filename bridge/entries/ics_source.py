@@ -16,7 +16,7 @@ Stated rules:
   without `expand_until` they are refused with an error naming the event.
 - The work is bounded before it is done: the file's size, lines and VEVENTs are checked before
   it is parsed; occurrences, entries and search steps are counted as they are generated, against
-  `max_entries` and a `Budget`, so no file costs more than about two seconds.
+  `max_entries` and a `Budget`, so no file costs more than about three seconds.
 """
 
 from __future__ import annotations
@@ -97,13 +97,13 @@ def parse_ics(
     max_occurrences: int = 500,
     max_entries: int = 1000,
     max_events: int = 2000,
-    max_lines: int = 50_000,
+    max_lines: int = 40_000,
     budget: Budget | None = None,
 ) -> IcsParse:
     """Read VEVENTs from an .ics file into entries; never raises on a bad file.
 
     `max_events` (VEVENTs, changed occurrences included) and `max_lines` bound icalendar's
-    parse, which cannot be stopped once begun (about 20 microseconds a line).
+    parse, which cannot be stopped once begun (about 40 microseconds a line).
     """
     budget = budget or Budget()
 

@@ -4,7 +4,7 @@ Entry point: the ``submit`` blueprint. Views read input, call ``bridge.submissio
 CLI shares) and the store, and render. The web process never talks to Trackops: what a person
 confirms goes to the store's outbox, and the worker sends it at Trackops' pace.
 
-An upload is read once, when it is posted, within the entries' budget (about two seconds at
+An upload is read once, when it is posted, within the entries' budget (three seconds at
 most, well under gunicorn's 30-second worker timeout), and its parse is kept with it: the
 preview page and the confirm only check the kept entries against the mirror as it is then.
 """
