@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,10 +27,21 @@ def new_event(sandbox, **fields):
     return sandbox.control.create_event(**fields)
 
 
-def isolate_calendar(sandbox, calendar_id: int, count: int) -> None:
-    """Put exactly `count` events in a calendar no seed event uses."""
+def isolate_calendar(sandbox, calendar_id: int, count: int, *, crowded: bool = False) -> None:
+    """Put exactly `count` events in a calendar no seed event uses, each created a second after
+    the last (a fixed clock, so where a second ends does not depend on the test's speed); or,
+    `crowded`, the first alone in a second and all the others in the next."""
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     for i in range(count):
-        new_event(sandbox, calendar_id=calendar_id, title=f"Paging {i}")
+        second = min(i, 1) if crowded else i
+        created = f"{start + timedelta(seconds=second):%Y-%m-%d %H:%M:%S}"
+        new_event(
+            sandbox,
+            calendar_id=calendar_id,
+            title=f"Paging {i}",
+            created_at=created,
+            updated_at=created,
+        )
 
 
 # -- authentication and errors -----------------------------------------------------------------
@@ -255,6 +267,19 @@ def test_paging_boundaries(sandbox, client, count):
     assert len({e.event_id for p in pages for e in p.records}) == count
     assert len(pages) == pages_needed(count)
     assert sandbox.control.requests()["counts"]["total"] == pages_needed(count)
+
+
+def test_a_page_ending_inside_a_crowded_second_costs_one_page_more(sandbox, client):
+    # One event in one second, then a hundred in the next: page 1 ends inside that second, so
+    # the walk on from it lists 99 of the hundred again before it can page past them.
+    isolate_calendar(sandbox, 776, 101, crowded=True)
+    sandbox.control.clear_requests()
+    pages = list(client.iter_event_pages(calendar=776))
+    assert sorted(e.event_id for p in pages for e in p.records) == sorted(
+        e.event_id for p in client.iter_event_pages(calendar=776, by_key=False) for e in p.records
+    )
+    assert [len(p.records) for p in pages] == [100, 1, 0]
+    assert all(p.is_keyed for p in pages)
 
 
 def test_count_uses_mode_count(sandbox, client):

@@ -40,14 +40,18 @@ def list_requests(sandbox, path="/api/v1/events"):
 
 
 def test_first_sync_mirrors_everything_in_the_fewest_requests(sandbox, client, store, syncer):
-    sandbox.control.create_events([{"title": f"Bulk {i}", "calendar_id": 2} for i in range(934)])
+    later = datetime.now(UTC) + timedelta(minutes=1)  # created after every seed event, in order
+    stamps = [f"{later + timedelta(seconds=i):%Y-%m-%d %H:%M:%S}" for i in range(934)]
+    sandbox.control.create_events(
+        [{"title": f"Bulk {i}", "calendar_id": 2, "created_at": at} for i, at in enumerate(stamps)]
+    )
     sandbox.control.clear_requests()
     result = syncer.poll()
     assert result.full
     assert store.count_events() == 1234
-    # The walk goes by creation stamp: where a page ends inside the second the 934 were
-    # created in, the next page starts at that second again, repeating up to 99 of them.
-    assert len(list_requests(sandbox)) == math.ceil(1234 / 100) + 1
+    # The walk by creation stamp lists each page's last event again at the top of the next:
+    # 100 + 12 x 99 covers 1,234 in the same 13 pages paging by number would take.
+    assert len(list_requests(sandbox)) == math.ceil(1234 / 100)
     assert sandbox.control.requests()["counts"]["rate_limited"] == 0
     stored = {eid: store.get_event(eid) for eid in sandbox_events(client)}
     assert all(stored.values())
