@@ -71,6 +71,16 @@ def _date_order(raw: str) -> DateOrder:
     return cast(DateOrder, order)
 
 
+LogFormat = Literal["text", "json"]
+
+
+def _log_format(raw: str) -> LogFormat:
+    value = raw.strip().lower()
+    if value not in get_args(LogFormat):
+        raise ValueError
+    return cast(LogFormat, value)
+
+
 def _privacy(raw: str) -> Privacy:
     return Privacy(raw.strip().lower())
 
@@ -240,6 +250,20 @@ class Settings:
         convert=_non_negative_int,
         expects="a whole number >= 0",
     )
+    worker_lease: float = _setting(
+        "BRIDGE_WORKER_LEASE",
+        "Seconds a worker's lease lasts unrenewed; a second worker takes over once it lapses.",
+        default=30.0,
+        convert=_positive_float,
+        expects="seconds > 0",
+    )
+    log_format: LogFormat = _setting(
+        "BRIDGE_LOG_FORMAT",
+        "Log lines on stdout: text (one line per event) or json (one object per line).",
+        default="text",
+        convert=_log_format,
+        expects="text or json",
+    )
 
     @property
     def api_base_url(self) -> str:
@@ -360,7 +384,9 @@ def _check_urls(settings: Settings) -> None:
         raise ConfigError(
             f"BRIDGE_PUBLIC_URL: expected an http(s):// URL, got {settings.public_url!r}"
         )
-    if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
+    if not settings.database_url.startswith(
+        ("sqlite:", "postgresql:", "postgres:", "postgresql+psycopg:")
+    ):
         raise ConfigError(
             "DATABASE_URL: expected a sqlite:/// or postgresql:// URL "
             f"(got one starting {settings.database_url.split(':', 1)[0]!r})"

@@ -113,3 +113,8 @@ class TestLease:
         assert empty_store.list_feeds() == feeds
         assert empty_store.read_worker_lease().holder is None
         assert empty_store.hold_worker_lease("A", LEASE).is_held_by("A")
+
+    def test_a_holder_known_dead_is_replaced_at_once(self, store: Store, other: Store) -> None:
+        store.hold_worker_lease("A", LEASE)
+        assert not other.hold_worker_lease("B", LEASE, replacing="C").is_held_by("B")
+        assert other.hold_worker_lease("B", LEASE, replacing="A").is_held_by("B")

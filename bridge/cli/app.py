@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,11 +22,14 @@ import click
 from bridge import __version__
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
+from bridge.logs import configure_logging
 from bridge.outbox import OutboxSender
-from bridge.store import Store, open_store
+from bridge.store import Store, StoreError, open_store
+from bridge.store.engine import is_new_sqlite_database, mask_url
 from bridge.sync import Syncer, SyncOptions
 from bridge.trackops.client import TrackopsClient
-from bridge.worker import Worker, interruptible_sleep
+from bridge.trackops.pacing import SharedSlot
+from bridge.worker import LeaseKeeper, Worker, interruptible_sleep, lease_holder
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,13 +51,35 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def current_settings() -> Settings:
-    return load_settings()
+def current_settings(*, logs_to_stdout: bool = False) -> Settings:
+    """The settings; log lines from here on take their format and blank their secrets."""
+    settings = load_settings()
+    configure_logging(settings, to_stdout=logs_to_stdout, verbose=_is_verbose())
+    return settings
 
 
-def build_client(settings: Settings, **overrides: Any) -> TrackopsClient:
+def _is_verbose() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("verbose"))
+
+
+def build_client(
+    settings: Settings, *, store: Store | None = None, **overrides: Any
+) -> TrackopsClient:
+    """A client paced together with every other process on this store (see `store_slots`).
+
+    Without a store, it opens one for the pacing alone; where there is none to open (an
+    unmigrated PostgreSQL, `check` before anything is set up) no other bridge process can be
+    using it either, and the client paces itself alone.
+    """
     settings.require_trackops()
-    return TrackopsClient(
+    pacing_store = store
+    if "shared_slots" not in overrides:
+        if pacing_store is None:
+            pacing_store = _open_pacing_store(settings)
+        if pacing_store is not None:
+            overrides["shared_slots"] = store_slots(pacing_store)
+    client = TrackopsClient(
         settings.api_base_url,
         settings.trackops_username,
         settings.trackops_api_token,
@@ -62,12 +88,49 @@ def build_client(settings: Settings, **overrides: Any) -> TrackopsClient:
         max_retries=settings.max_retries,
         **overrides,
     )
+    if store is None and pacing_store is not None:
+        weakref.finalize(client, pacing_store.close)
+    return client
+
+
+def store_slots(
+    store: Store, holder: str | None = None, before: Callable[[], None] | None = None
+) -> SharedSlot:
+    """The store's request slot as a pacer's shared slot: `holder` only while it holds the
+    worker lease; `before` runs ahead of each reservation (the worker's stop check)."""
+
+    def reserve(not_before: float, interval: float) -> float:
+        if before is not None:
+            before()
+        return store.reserve_request_slot(not_before, interval, holder)
+
+    return reserve
+
+
+def _open_pacing_store(settings: Settings) -> Store | None:
+    try:
+        return open_current_store(settings)
+    except StoreError as error:
+        log.info("pacing this command's requests alone: %s", error.describe())
+        return None
 
 
 def open_current_store(settings: Settings) -> Store:
-    """The store, refusing to run on a schema older than this code (say: run migrate)."""
+    """The store, refusing to run on a schema older than this code (say: run migrate).
+
+    A new SQLite file gets the schema at once: nothing there to upgrade, and no release step
+    to forget. PostgreSQL keeps the explicit `migrate` (the Procfile's release step), and so
+    does any database with tables in it.
+    """
+    is_new = is_new_sqlite_database(settings.database_url)
     store = open_store(settings.database_url)
-    store.require_current_schema()
+    try:
+        if is_new and store.migrate():
+            log.info("created the database schema in %s", mask_url(settings.database_url))
+        store.require_current_schema()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -119,26 +182,27 @@ def main(verbose: bool) -> None:
 
     Settings come from the environment or a .env file: see `trackops-bridge settings`.
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("bridge").setLevel(logging.INFO)
-        logging.getLogger("bridge.trackops.client").setLevel(logging.WARNING)
+    configure_logging(None, verbose=verbose)
 
 
 def build_worker(settings: Settings, store: Store, stop_event: threading.Event) -> Worker:
-    """A worker whose client's waits (pacing, backoff) end at once when it is asked to stop."""
-    client = build_client(settings, sleep=interruptible_sleep(stop_event))
+    """A worker under the store's lease, paced with every other process through the store,
+    whose waits (pacing, backoff) end at once when it is asked to stop."""
+    keeper = LeaseKeeper(store, holder=lease_holder("worker"), duration=settings.worker_lease)
+    slots = store_slots(store, keeper.holder, before=lambda: worker.before_request())
+    client = build_client(
+        settings, store=store, shared_slots=slots, sleep=interruptible_sleep(stop_event)
+    )
     syncer = Syncer(client, store, sync_options(settings))
-    return Worker(
+    worker = Worker(
         syncer,
         store,
         poll_interval=settings.poll_interval,
         stop_event=stop_event,
         outbox=OutboxSender(client, store),
+        lease=keeper,
     )
+    return worker
 
 
 def print_json(value: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -17,13 +18,15 @@ from bridge.cli.app import (
     open_current_store,
     progress_reporter,
     reports_errors,
+    store_slots,
     sync_options,
 )
 from bridge.config import load_settings, settings_schema
 from bridge.errors import BridgeError
-from bridge.store import open_store
+from bridge.store import Lease, open_store
 from bridge.sync import PollResult, Syncer
 from bridge.trackops.records import describe_event_keys, missing_event_fields, read_event
+from bridge.worker import LeaseKeeper, lease_holder
 
 
 @main.command()
@@ -140,27 +143,68 @@ def migrate() -> None:
 @main.command()
 @click.option("--once", is_flag=True, required=True, help="Run one pass and exit.")
 @click.option("--reconcile", is_flag=True, help="Also check for deleted events now.")
+@click.option(
+    "--wait",
+    "wait_for_worker",
+    is_flag=True,
+    help="When a worker holds the lease, wait until it stops instead of exiting.",
+)
 @reports_errors
-def poll(once: bool, reconcile: bool) -> None:
-    """Run one sync pass against Trackops and print what changed."""
+def poll(once: bool, reconcile: bool, wait_for_worker: bool) -> None:
+    """Run one sync pass against Trackops and print what changed.
+
+    It takes the worker lease for the pass, as a worker would: while a worker holds it, this
+    says so and exits (status 1), or with --wait runs once that worker has stopped.
+    """
     settings = current_settings()
-    with (
-        build_client(settings) as client,
-        open_current_store(settings) as store,
-        progress_reporter() as progress,
-    ):
-        syncer = Syncer(client, store, sync_options(settings), progress=progress)
-        result: PollResult = syncer.poll(reconcile=True if reconcile else None)
+    with open_current_store(settings) as store:
+        keeper = LeaseKeeper(
+            store, holder=lease_holder("poll --once"), duration=settings.worker_lease
+        )
+        lease = keeper.try_take()
+        if not lease.is_held_by(keeper.holder):
+            held = _describe_lease(lease)
+            if not wait_for_worker:
+                raise BridgeError(
+                    f"a worker is polling Trackops already ({held}); two at once would race",
+                    advice="follow it with `trackops-bridge status`, or run `trackops-bridge "
+                    "poll --once --wait` to poll once it has stopped",
+                )
+            click.echo(f"Waiting for the worker to stop ({held})...", err=True)
+            keeper.wait_until_held(time.sleep)
+        try:
+            slots = store_slots(store, keeper.holder, before=keeper.note_progress)
+            with (
+                build_client(settings, store=store, shared_slots=slots) as client,
+                progress_reporter() as progress,
+            ):
+                syncer = Syncer(client, store, sync_options(settings), progress=progress)
+                result: PollResult = syncer.poll(reconcile=True if reconcile else None)
+        finally:
+            keeper.release()
     for problem in result.problems:
         click.echo(f"warning: {problem}", err=True)
     click.echo(result.summary())
 
 
+def _describe_lease(lease: Lease) -> str:
+    renewed = (lease.now - lease.renewed_at).total_seconds() if lease.renewed_at else 0.0
+    left = (lease.expires_at - lease.now).total_seconds() if lease.expires_at else 0.0
+    return (
+        f"{lease.holder} holds the lease, renewed {renewed:.0f} s ago; were it gone, "
+        f"the lease lapses in {left:.0f} s"
+    )
+
+
 @main.command()
 @reports_errors
 def worker() -> None:
-    """Poll Trackops every BRIDGE_POLL_INTERVAL seconds until stopped (SIGTERM/SIGINT)."""
-    settings = current_settings()
+    """Poll Trackops every BRIDGE_POLL_INTERVAL seconds until stopped (SIGTERM/SIGINT).
+
+    Only the worker holding the store's lease polls and sends; a second one waits and takes
+    over when the first stops, or within BRIDGE_WORKER_LEASE seconds of it dying.
+    """
+    settings = current_settings(logs_to_stdout=True)
     with open_current_store(settings) as store:
         runner = build_worker(settings, store, threading.Event())
         runner.install_signal_handlers()

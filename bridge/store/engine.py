@@ -1,12 +1,15 @@
 """Connecting: database URLs, per-connection SQLite settings, transactions, connection errors.
 
-Entry points: ``create_store_engine(url)`` and ``transaction(engine, write=...)``.
+Entry points: ``create_store_engine(url)`` and ``transaction(engine, write=...)``; and
+``is_new_sqlite_database(url)``, which lets commands create a new SQLite file's schema
+themselves (a PostgreSQL database is migrated explicitly, by the release step).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,8 @@ _WRITE_OPTION = "bridge_write"
 
 
 def normalise_url(url: str) -> str:
-    """Point plain PostgreSQL URLs (as hosting platforms hand them out) at psycopg 3."""
+    """Point plain PostgreSQL URLs (as hosting platforms hand them out: ``postgres://``, or
+    ``postgresql://``) at psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -41,7 +45,7 @@ def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError as exc:
-        raise StoreUnavailable(_mask(url), f"not a database URL ({exc})") from exc
+        raise StoreUnavailable(mask_url(url), f"not a database URL ({exc})") from exc
     if parsed.get_backend_name() == "sqlite":
         engine = _create_sqlite_engine(parsed, busy_timeout_ms)
     elif parsed.get_backend_name() == "postgresql":
@@ -124,7 +128,33 @@ def _reason(exc: OperationalError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
 
 
-def _mask(url: str) -> str:
+def is_new_sqlite_database(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist yet or holds no table at all:
+    one whose schema a command may create without being told to. Never True for PostgreSQL,
+    in-memory databases, or a file with anything in it (ours at an older version, or not ours).
+    """
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        return False
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    if database.startswith("file:"):
+        return False
+    path = Path(database)
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.Error:
+        return False  # not a database we can read: let opening it say why
+    return int(tables) == 0
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit for messages and logs: the password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

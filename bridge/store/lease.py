@@ -90,12 +90,18 @@ def read_lease(conn: Connection, *, for_update: bool = False) -> Lease:
     return Lease(row.holder, row.acquired_at, row.renewed_at, row.expires_at, row.released_at, now)
 
 
-def hold_lease(conn: Connection, holder: str, duration: timedelta) -> Lease:
+def hold_lease(
+    conn: Connection, holder: str, duration: timedelta, *, replacing: str | None = None
+) -> Lease:
     """Take the lease if it is free, lapsed or already ours, for ``duration`` from now; return
-    it as it stands afterwards (``is_held_by(holder)`` says whether it is ours)."""
+    it as it stands afterwards (``is_held_by(holder)`` says whether it is ours).
+
+    ``replacing`` names a holder the caller knows is dead (a process gone from this machine):
+    its lease is taken at once instead of when it lapses, and only if it still holds it.
+    """
     _ensure_row(conn, worker_lease, holder=None)
     current = read_lease(conn, for_update=True)
-    if current.is_live and current.holder != holder:
+    if current.is_live and current.holder not in (holder, replacing):
         return current
     now = current.now
     # Renewing keeps when it was taken; taking it over (or again, after it lapsed) starts anew.

@@ -232,10 +232,13 @@ class Store:
         with self._transaction(write=False) as conn:
             return lease.read_lease(conn)
 
-    def hold_worker_lease(self, holder: str, duration: timedelta) -> Lease:
-        """Take or renew the lease for ``duration`` unless another holds it; the lease after."""
+    def hold_worker_lease(
+        self, holder: str, duration: timedelta, *, replacing: str | None = None
+    ) -> Lease:
+        """Take or renew the lease for ``duration`` unless another (other than ``replacing``,
+        known dead) holds it; the lease after."""
         with self._transaction(write=True) as conn:
-            return lease.hold_lease(conn, holder, duration)
+            return lease.hold_lease(conn, holder, duration, replacing=replacing)
 
     def release_worker_lease(self, holder: str) -> bool:
         """Give the lease up (if ``holder`` has it): the next process may take it at once."""

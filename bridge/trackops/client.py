@@ -36,7 +36,7 @@ from bridge.errors import (
 )
 from bridge.models import Case, Event, Staff, Subject
 from bridge.trackops import records
-from bridge.trackops.pacing import Pacer
+from bridge.trackops.pacing import Pacer, SharedSlot
 from bridge.trackops.records import RecordWarning
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ class TrackopsClient:
     """A polite client for one Trackops account.
 
     `transport` lets tests mount an app in-process (httpx.WSGITransport); `sleep` is injectable
-    so retry paths can be tested without waiting, and so a worker's stop request ends a wait.
+    so retry paths can be tested without waiting, and so a worker's stop request ends a wait;
+    `shared_slots` paces it together with other processes on the same account (see pacing).
     """
 
     def __init__(
@@ -108,13 +109,14 @@ class TrackopsClient:
         max_retries: int = 4,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        shared_slots: SharedSlot | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.stats = RequestStats()
         self.max_retries = max_retries
         self._sleep = sleep
-        self._pacer = Pacer(rate_limit, sleep=sleep)
+        self._pacer = Pacer(rate_limit, sleep=sleep, shared=shared_slots)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=httpx.BasicAuth(f"{username}/token", token),

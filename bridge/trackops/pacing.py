@@ -1,8 +1,13 @@
-"""Request pacing: start times at least 1/rate apart, shared by every thread of a client.
+"""Request pacing: start times at least 1/rate apart, shared by every thread of a client, and
+by every process that shares a `SharedSlot` (the CLI gives each client one on the store).
 
 Trackops measures the gap between requests at its end, so spacing them exactly 1/rate apart
 still draws 429s from network jitter. The pacer adds a small margin and otherwise runs a backlog
 at the full rate: it reserves slots, so waiting threads never sleep longer than needed.
+
+A pacer alone knows only its own process: a command run a moment after the worker's last
+request (or beside it) would start fresh and draw a 429. With a shared slot, every start is
+reserved in one place all processes reach, after whatever any of them reserved last.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from collections.abc import Callable
 MARGIN = 0.03
 MARGIN_FLOOR = 0.005
 
+SharedSlot = Callable[[float, float], float]
+"""Reserve a request start among processes: called with (`not_before`: seconds from now this
+process would start at the earliest, `interval`: seconds to leave free after the start), it
+records the start plus the interval for whoever asks next and returns the seconds to wait."""
+
 
 class Pacer:
     """Hands out request start times no closer than `(1 + MARGIN) / rate + MARGIN_FLOOR` s."""
@@ -27,12 +37,14 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedSlot | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.interval = (1 + MARGIN) / rate + MARGIN_FLOOR
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
         self._lock = threading.Lock()
         self._next_slot = 0.0
 
@@ -40,12 +52,18 @@ class Pacer:
         """Block until this caller may start a request."""
         with self._lock:
             now = self._clock()
-            start = max(now, self._next_slot)
-            self._next_slot = start + self.interval
-        if start > now:
-            self._sleep(start - now)
+            delay = max(now, self._next_slot) - now
+            if self._shared is not None:
+                # Under the lock: this process's threads take shared slots in the order they
+                # take local ones. Nothing is changed here if the reservation fails.
+                delay = max(delay, self._shared(delay, self.interval))
+            self._next_slot = now + delay + self.interval
+        if delay > 0:
+            self._sleep(delay)
 
     def defer(self, seconds: float) -> None:
         """Push every later request back, after the server asked us to wait (429)."""
         with self._lock:
             self._next_slot = max(self._next_slot, self._clock() + seconds)
+            if self._shared is not None:
+                self._shared(seconds, 0.0)  # the other processes share the account's limit
