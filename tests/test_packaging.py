@@ -34,7 +34,8 @@ ALLOWED = {
     "entries": {"models", "errors"},
     "sync": {"models", "errors", "store", "trackops"},
     "outbox": {"models", "errors", "store", "trackops", "entries"},
-    "worker": {"models", "errors", "store", "sync", "outbox"},
+    "worker": {"models", "errors", "store", "sync", "outbox", "delivery"},
+    "delivery": {"models", "errors", "config", "store", "feeds"},
     "sandbox": set(),
 }
 

@@ -104,7 +104,7 @@ def _destination(row: AnyRow, count: int) -> Destination:
 
 
 def select_destinations(conn: Connection, feed_id: int | None = None) -> list[Destination]:
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(
             select(push_objects.c.destination_id, func.count()).group_by(
                 push_objects.c.destination_id

@@ -1,0 +1,49 @@
+"""Push: the second reader of each pass's changes (CalDAV destinations per feed).
+
+Entry point for the worker: ``push_after_pass(store)``; it never raises, so a destination that
+is down or refusing never fails a pass, polling or serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from bridge.config import Settings, load_settings
+from bridge.delivery.caldav import PushOutcome, PushSettings, push_destination, push_due
+from bridge.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PushOutcome", "PushSettings", "push_after_pass", "push_destination", "push_due"]
+
+
+def push_settings(settings: Settings) -> PushSettings:
+    return PushSettings(
+        account=settings.account,
+        default_timezone=settings.default_timezone,
+        feed_past_days=settings.feed_past_days,
+        timeout=settings.http_timeout,
+    )
+
+
+def push_after_pass(store: Store) -> None:
+    """Push every destination whose feed changed (or that is catching up); log, never raise.
+
+    A StoreError is re-raised: the worker waits the database out like any other pass.
+    """
+    try:
+        if not store.list_destinations():
+            return
+        outcomes = push_due(store, push_settings(load_settings()), datetime.now(UTC))
+    except StoreError:
+        raise
+    except Exception:
+        # A bug in pushing must not stop the mirror: log it whole, go on.
+        log.exception("pushing to destinations failed unexpectedly")
+        return
+    for outcome in outcomes:
+        if outcome.put or outcome.deleted or outcome.error:
+            log.info("push %s", outcome.summary())
+        for note in outcome.notes:
+            log.warning("push destination %d: %s", outcome.destination_id, note)
