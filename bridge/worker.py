@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+from bridge.delivery import push_after_pass
 from bridge.errors import BridgeError
 from bridge.outbox import OutboxSender
 from bridge.store import Lease, LeaseLost, Store, StoreError
@@ -434,6 +435,7 @@ class Worker:
             log.exception("poll failed unexpectedly")
         else:
             log.info("%s", result.summary())
+        push_after_pass(self.store)  # never raises but StoreError: a destination can't fail a pass
         self.passes += 1
         self._beat()
 
