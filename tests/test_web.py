@@ -496,7 +496,7 @@ def test_werkzeug_request_log_shows_no_feed_token(
 
 # -- login ---------------------------------------------------------------------------------
 
-OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login"}
+OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"}
 
 
 def sample_url(app: Flask, rule: Rule) -> str:

@@ -25,7 +25,8 @@ from bridge.web.context import current_settings, current_store
 
 bp = Blueprint("auth", __name__)
 
-PUBLIC_ENDPOINTS = frozenset({"feeds.serve_feed", "auth.login"})
+# The health checks too: a host probes them with no session (bridge.web.health).
+PUBLIC_ENDPOINTS = frozenset({"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"})
 MAX_FAILURES = 5  # per client address, in FAILURE_WINDOW
 # Across every address: a guesser with many addresses gets this many tries per window, not five
 # per address. Reaching it pauses logins for everyone (the admin too) until failures age out.
