@@ -3,7 +3,7 @@
 `app` holds the command group and shared builders; each other module adds one area's commands.
 """
 
-from bridge.cli import create, mirror, publish  # noqa: F401 - importing registers the commands
+from bridge.cli import create, mirror, publish, push  # noqa: F401 - importing registers the commands
 from bridge.cli.app import build_worker, main, open_current_store
 
 __all__ = ["build_worker", "main", "open_current_store"]

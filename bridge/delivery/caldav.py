@@ -303,6 +303,27 @@ def push_destination(
     return outcome
 
 
+def delete_pushed(
+    store: Store, destination: Destination, settings: PushSettings, now: datetime
+) -> PushOutcome:
+    """Delete every object the bridge created at the destination (before removing it)."""
+    outcome = PushOutcome(destination.destination_id)
+    held = store.pushed_objects(destination.destination_id)
+    plan = plan_push(held, {})
+    try:
+        collection = Collection(destination, settings.timeout)
+    except DestinationError as error:
+        outcome.error = error.describe()
+        return outcome
+    try:
+        _apply(store, destination, collection, plan, held, outcome, now, None)
+    except DestinationError as error:
+        outcome.error = error.describe()
+    finally:
+        collection.close()
+    return outcome
+
+
 def is_reconcile_due(destination: Destination, now: datetime) -> bool:
     return (
         destination.reconciled_at is None or now - destination.reconciled_at >= RECONCILE_INTERVAL
