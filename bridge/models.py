@@ -160,3 +160,5 @@ class FeedEvent:
     subject_name: str | None = None
     calendar_name: str | None = None
     calendar_timezone: str | None = None  # the zone of the event's calendar, if it has one
+    # When the bridge stored this content: the DTSTAMP of an event Trackops gives no update time.
+    changed_at: datetime | None = None
