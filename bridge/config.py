@@ -26,22 +26,31 @@ class ConfigError(BridgeError):
     """A setting is missing or invalid; the message names the variable and what it expects."""
 
 
+def _number_text(raw: str) -> str:
+    # int() and float() also read other scripts' digits ("٣") and float() reads "inf": a
+    # setting is written in ASCII digits, or it is a typo to report.
+    text = raw.strip()
+    if not text.isascii() or text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise ValueError
+    return text
+
+
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    value = float(_number_text(raw))
     if not value > 0:
         raise ValueError
     return value
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = int(_number_text(raw))
     if value <= 0:
         raise ValueError
     return value
 
 
 def _non_negative_int(raw: str) -> int:
-    value = int(raw)
+    value = int(_number_text(raw))
     if value < 0:
         raise ValueError
     return value

@@ -17,7 +17,7 @@ from bridge.errors import (
     TransportError,
     UnexpectedResponseError,
 )
-from bridge.trackops.client import TrackopsClient, pages_needed
+from bridge.trackops.client import TrackopsClient, _retry_delay, pages_needed
 from tests.conftest import make_client
 
 NO_WAIT = {"sleep": lambda seconds: None}
@@ -139,6 +139,12 @@ def test_429_honours_retry_after_in_both_forms(sandbox, form):
         assert c.stats.rate_limited == 2
     assert "0.2 requests per second" in str(caught.value)
     assert any(3 <= w <= 6 for w in waits), waits  # Retry-After ~5 s, not the 1 s backoff
+
+
+@pytest.mark.parametrize("header", ["²", "٣", "soon", "-1"])
+def test_a_retry_after_that_is_not_ascii_seconds_or_a_date_backs_off(header):
+    response = httpx.Response(429, headers=[(b"Retry-After", header.encode())])
+    assert 0.5 <= _retry_delay(response, attempt=0) <= 1.0  # the first backoff step
 
 
 def test_429_without_retry_after_backs_off_exponentially(sandbox):

@@ -44,6 +44,8 @@ def test_base_url_overrides_subdomain():
         ("TRACKOPS_RATE_LIMIT", "fast", "TRACKOPS_RATE_LIMIT: expected requests per second > 0"),
         ("BRIDGE_DEFAULT_TIMEZONE", "Mars/Olympus", "expected an IANA time zone name"),
         ("BRIDGE_FEED_PAST_DAYS", "1.5", "BRIDGE_FEED_PAST_DAYS: expected a whole number"),
+        ("BRIDGE_FEED_PAST_DAYS", "٣", "BRIDGE_FEED_PAST_DAYS: expected a whole number"),
+        ("BRIDGE_POLL_INTERVAL", "inf", "BRIDGE_POLL_INTERVAL: expected seconds > 0"),
         ("BRIDGE_DEFAULT_PRIVACY", "secret", "expected one of full, limited, busy"),
         (
             "TRACKOPS_USERNAME",

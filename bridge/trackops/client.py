@@ -390,7 +390,7 @@ def _retry_delay(response: httpx.Response, attempt: int) -> float:
     """Honour Retry-After (seconds or an HTTP date) when given; otherwise back off."""
     header = response.headers.get("Retry-After", "").strip()
     if header:
-        if header.isdigit():
+        if header.isascii() and header.isdigit():  # "²".isdigit() is true, float("²") fails
             return min(float(header), BACKOFF_CAP)
         try:
             when = email.utils.parsedate_to_datetime(header)
