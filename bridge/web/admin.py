@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from bridge.config import Settings
+from bridge.delivery.caldav import display_url
 from bridge.feeds import FEED_SIZE_WARNING_BYTES, zoneless_zone
 from bridge.models import Calendar, Feed, FeedKind, Privacy
 from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
@@ -145,6 +146,9 @@ def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Pag
         url=url,
         links=subscribe_links(url, found.name),
         fetches=fetches,
+        destinations=[
+            (display_url(d.url), d) for d in current_store().list_destinations(found.feed_id)
+        ],
         form=form,
         privacy_levels=list(Privacy),
         default_timezone=settings.default_timezone,
