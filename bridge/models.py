@@ -147,7 +147,12 @@ class Feed:
     @property
     def slug(self) -> str:
         """The file name in the feed URL: readable, but carrying no secret."""
-        return f"{self.kind.value}-{self.target_id}" if self.target_id is not None else "all"
+        return feed_slug(self.kind, self.target_id)
+
+
+def feed_slug(kind: FeedKind, target_id: int | None) -> str:
+    """The file name in a feed's URL (``calendar-12``, ``staff-7``, ``all``)."""
+    return f"{kind.value}-{target_id}" if target_id is not None else "all"
 
 
 @dataclass(frozen=True)

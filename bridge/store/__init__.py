@@ -25,7 +25,10 @@ from bridge.store.records import (
     ChangeCounts,
     EventDigest,
     FeedFetch,
+    FeedHead,
     FeedRender,
+    FeedRow,
+    StaleFeed,
     SyncState,
 )
 from bridge.store.state import LoginAttempt
@@ -41,7 +44,9 @@ __all__ = [
     "ChangeCounts",
     "EventDigest",
     "FeedFetch",
+    "FeedHead",
     "FeedRender",
+    "FeedRow",
     "Lease",
     "LeaseLost",
     "LoginAttempt",
@@ -53,6 +58,7 @@ __all__ = [
     "QueueResult",
     "RecordProblem",
     "SchemaOutOfDate",
+    "StaleFeed",
     "Store",
     "StoreError",
     "StoreUnavailable",

@@ -12,11 +12,22 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 
 from bridge.models import Address, Case, Event, Feed, FeedEvent, FeedKind
 from bridge.store.feeds import bump_feed_versions
-from bridge.store.records import ChangeCounts, EventDigest
+from bridge.store.records import ChangeCounts, EventDigest, FeedRow
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import calendars, cases, event_staff, events, subjects
 
@@ -303,8 +314,8 @@ def count_events(conn: Connection, *, is_deleted: bool) -> int:
     return int(conn.execute(select(func.count()).select_from(events).where(condition)).scalar_one())
 
 
-def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> list[FeedEvent]:
-    """The feed's live events ending after ``ending_after``, with the names a feed shows."""
+def _in_feed(feed: Feed, ending_after: datetime) -> list[ColumnElement[bool]]:
+    """What puts an event in the feed: live, ending after the window's start, and its own."""
     in_feed = [events.c.deleted_at.is_(None), events.c.end_at > ending_after]
     if feed.kind is FeedKind.CALENDAR:
         in_feed.append(events.c.calendar_id == feed.target_id)
@@ -314,26 +325,43 @@ def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> 
                 select(event_staff.c.event_id).where(event_staff.c.staff_id == feed.target_id)
             )
         )
-    query = (
-        select(
-            # raw_json is for diagnosis; a feed of thousands of events need not carry it.
-            *(column for column in events.c if column.key != "raw_json"),
-            cases.c.case_id.label("known_case_id"),
-            cases.c.case_number,
-            cases.c.reference,
-            cases.c.title.label("case_title"),
-            subjects.c.name.label("subject_name"),
-            calendars.c.name.label("calendar_name"),
-            calendars.c.timezone.label("calendar_timezone"),
-        )
-        .select_from(
-            events.outerjoin(cases, cases.c.case_id == events.c.case_id)
-            .outerjoin(subjects, subjects.c.subject_id == events.c.subject_id)
-            .outerjoin(calendars, calendars.c.calendar_id == events.c.calendar_id)
-        )
-        .where(*in_feed)
-        .order_by(events.c.start_at, events.c.event_id)
+    return in_feed
+
+
+def _select_feed_items() -> Select[Any]:
+    return select(
+        # raw_json is for diagnosis; a feed of thousands of events need not carry it.
+        *(column for column in events.c if column.key != "raw_json"),
+        cases.c.case_id.label("known_case_id"),
+        cases.c.case_number,
+        cases.c.reference,
+        cases.c.title.label("case_title"),
+        subjects.c.name.label("subject_name"),
+        calendars.c.name.label("calendar_name"),
+        calendars.c.timezone.label("calendar_timezone"),
+    ).select_from(
+        events.outerjoin(cases, cases.c.case_id == events.c.case_id)
+        .outerjoin(subjects, subjects.c.subject_id == events.c.subject_id)
+        .outerjoin(calendars, calendars.c.calendar_id == events.c.calendar_id)
     )
+
+
+def _feed_item(row: AnyRow, staff_ids: Iterable[int]) -> FeedEvent:
+    return FeedEvent(
+        event=event_from_row(row, staff_ids),
+        sequence=row.sequence,
+        case_label=_case_label(row),
+        subject_name=row.subject_name,
+        calendar_name=row.calendar_name,
+        calendar_timezone=row.calendar_timezone,
+        changed_at=row.changed_at,
+    )
+
+
+def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> list[FeedEvent]:
+    """The feed's live events ending after ``ending_after``, with the names a feed shows."""
+    in_feed = _in_feed(feed, ending_after)
+    query = _select_feed_items().where(*in_feed).order_by(events.c.start_at, events.c.event_id)
     rows = conn.execute(query).all()
     staff_query = select(event_staff.c.event_id, event_staff.c.staff_id).where(
         event_staff.c.event_id.in_(select(events.c.event_id).where(*in_feed))
@@ -341,16 +369,60 @@ def select_feed_events(conn: Connection, feed: Feed, ending_after: datetime) -> 
     staff: dict[int, list[int]] = {}
     for event_id, staff_id in conn.execute(staff_query):
         staff.setdefault(event_id, []).append(staff_id)
-    return [
-        FeedEvent(
-            event=event_from_row(row, staff.get(row.event_id, ())),
-            sequence=row.sequence,
-            case_label=_case_label(row),
-            subject_name=row.subject_name,
-            calendar_name=row.calendar_name,
-            calendar_timezone=row.calendar_timezone,
+    return [_feed_item(row, staff.get(row.event_id, ())) for row in rows]
+
+
+def select_feed_events_by_id(conn: Connection, event_ids: Iterable[int]) -> list[FeedEvent]:
+    """The named events as feeds show them (any order; ids not stored are left out)."""
+    found: list[FeedEvent] = []
+    for chunk in chunked(event_ids):
+        rows = conn.execute(_select_feed_items().where(events.c.event_id.in_(chunk))).all()
+        staff = select_staff_ids(conn, chunk)
+        found += [_feed_item(row, staff.get(row.event_id, ())) for row in rows]
+    return found
+
+
+# Selected as stored (text on SQLite): a row's updated_at is only compared with the same
+# column's value read at another pass, so it need not be parsed, 50,000 times a render.
+_STORED_UPDATED_AT = type_coerce(events.c.updated_at, String).label("updated_at")
+
+
+def select_feed_rows(
+    conn: Connection, feed: Feed, ending_after: datetime, *, with_labels: bool
+) -> list[FeedRow]:
+    """The feed's events as light rows, in feed order (start, then id): what decides each
+    event's VEVENT block besides its content, which its sequence stands for.
+
+    Served from one covering index (``ix_events_feed_rows``), without reading event rows; the
+    case and subject names only when ``with_labels`` (a full-privacy feed shows them).
+    """
+    columns = [
+        events.c.event_id,
+        events.c.sequence,
+        _STORED_UPDATED_AT,
+        calendars.c.timezone.label("calendar_timezone"),
+    ]
+    joined = events.outerjoin(calendars, calendars.c.calendar_id == events.c.calendar_id)
+    if with_labels:
+        columns += [cases.c.case_id, cases.c.case_number, cases.c.reference, subjects.c.name]
+        joined = joined.outerjoin(cases, cases.c.case_id == events.c.case_id).outerjoin(
+            subjects, subjects.c.subject_id == events.c.subject_id
         )
-        for row in rows
+    query = (
+        select(*columns)
+        .select_from(joined)
+        .where(*_in_feed(feed, ending_after))
+        .order_by(events.c.start_at, events.c.event_id)
+    )
+    result = conn.execute(query)
+    if with_labels:
+        return [
+            FeedRow(event_id, sequence, updated_at, zone, (case_id, number, reference, subject))
+            for event_id, sequence, updated_at, zone, case_id, number, reference, subject in result
+        ]
+    return [
+        FeedRow(event_id, sequence, updated_at, zone, None)
+        for event_id, sequence, updated_at, zone in result
     ]
 
 

@@ -1,7 +1,8 @@
-"""Feeds: their tokens, names and versions, the shared render cache, and who fetches them.
+"""Feeds: their tokens, names and versions, their stored renders, and who fetches them.
 
-A feed's ``version`` rises whenever anything it shows may have changed; a cached render is
-good while its version matches. Entry points: ``ensure_feeds`` and ``find_feed_and_version``.
+A feed's ``version`` rises whenever anything it shows may have changed; the feed engine then
+renders it again (``select_stale_feeds``) and stores the bytes every web process serves.
+Entry points: ``ensure_feeds``, ``select_stale_feeds`` and ``put_feed_render``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import (
 
 from bridge.models import Feed, FeedKind, Privacy, Staff
 from bridge.store.errors import NotFound
-from bridge.store.records import FeedFetch, FeedRender
+from bridge.store.records import FeedFetch, FeedRender, StaleFeed
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import (
     calendars,
@@ -270,10 +271,7 @@ def select_feed_version(conn: Connection, feed_id: int) -> int:
     return int(version)
 
 
-def select_feed_render(conn: Connection, feed_id: int) -> FeedRender | None:
-    row = conn.execute(select(feed_renders).where(feed_renders.c.feed_id == feed_id)).first()
-    if row is None:
-        return None
+def _render_from_row(row: AnyRow) -> FeedRender:
     return FeedRender(
         feed_id=row.feed_id,
         version=row.version,
@@ -281,20 +279,52 @@ def select_feed_render(conn: Connection, feed_id: int) -> FeedRender | None:
         body=bytes(row.body),
         etag=row.etag,
         rendered_at=row.rendered_at,
+        privacy=Privacy(row.privacy) if row.privacy is not None else None,
     )
 
 
+def select_feed_render(conn: Connection, feed_id: int) -> FeedRender | None:
+    row = conn.execute(select(feed_renders).where(feed_renders.c.feed_id == feed_id)).first()
+    return _render_from_row(row) if row is not None else None
+
+
+def select_stale_feeds(conn: Connection, window_key: str) -> list[StaleFeed]:
+    """Feeds whose stored render is missing, of an older version or of another window (another
+    day or other settings), with their version and the stored render's ETag and time."""
+    is_stale = or_(
+        feed_renders.c.feed_id.is_(None),
+        feed_renders.c.version < feeds.c.version,
+        feed_renders.c.window_key != window_key,
+    )
+    query = (
+        _select_feeds()
+        .add_columns(
+            feed_renders.c.etag.label("render_etag"),
+            feed_renders.c.rendered_at.label("render_rendered_at"),
+        )
+        .outerjoin(feed_renders, feed_renders.c.feed_id == feeds.c.feed_id)
+        .where(is_stale)
+    )
+    found = [
+        StaleFeed(_feed_from_row(row), int(row.version), row.render_etag, row.render_rendered_at)
+        for row in conn.execute(query)
+    ]
+    # The feed of everything first: the one every subscriber of a small firm watches.
+    return sorted(found, key=lambda s: (_KIND_ORDER[s.feed.kind], s.feed.feed_id))
+
+
 def put_feed_render(conn: Connection, render: FeedRender) -> None:
-    """Cache a render, unless another process already cached one of a newer version, or of
-    this version and window: web processes keep the render they read, so the first one stays
-    and every process serves the same bytes with the same Last-Modified."""
+    """Store a render, unless one of a newer version, or of this version and window, is
+    stored already: whoever stored it first (the worker, an admin page) wins, and every
+    process serves the same bytes with the same Last-Modified."""
     statement = insert_or_merge(conn, feed_renders).values(
         feed_id=render.feed_id,
         version=render.version,
         window_key=render.window_key,
-        body=render.body,
         etag=render.etag,
         rendered_at=render.rendered_at,
+        privacy=render.privacy.value if render.privacy is not None else None,
+        body=render.body,
     )
     conn.execute(
         statement.on_conflict_do_update(
@@ -302,9 +332,10 @@ def put_feed_render(conn: Connection, render: FeedRender) -> None:
             set_={
                 "version": statement.excluded.version,
                 "window_key": statement.excluded.window_key,
-                "body": statement.excluded.body,
                 "etag": statement.excluded.etag,
                 "rendered_at": statement.excluded.rendered_at,
+                "privacy": statement.excluded.privacy,
+                "body": statement.excluded.body,
             },
             where=or_(
                 feed_renders.c.version < statement.excluded.version,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -363,6 +364,46 @@ def _v7_worker_lease(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v8_feed_engine(conn: Connection) -> None:
+    # Stored renders get their head (ETag, time, privacy) before the body, so a feed fetch
+    # reads it without touching the body. A render of the feed's current version shows the
+    # feed's privacy; an older one may show more than the feed now allows: marked unknown.
+    m = MetaData()
+    Table(
+        "feed_renders_v8",
+        m,
+        Column("feed_id", Integer, primary_key=True, autoincrement=False),
+        Column("version", Integer, nullable=False),
+        Column("window_key", Text, nullable=False),
+        Column("etag", Text, nullable=False),
+        Column("rendered_at", DateTime(timezone=True), nullable=False),
+        Column("privacy", String(16)),
+        Column("body", LargeBinary, nullable=False),
+        ForeignKeyConstraint(["feed_id"], ["feeds.feed_id"], ondelete="CASCADE"),
+    )
+    Table("feeds", m, Column("feed_id", Integer, primary_key=True))
+    m.create_all(conn, tables=[m.tables["feed_renders_v8"]])
+    conn.execute(
+        text(
+            "INSERT INTO feed_renders_v8"
+            " (feed_id, version, window_key, etag, rendered_at, privacy, body)"
+            " SELECT r.feed_id, r.version, r.window_key, r.etag, r.rendered_at,"
+            " CASE WHEN r.version = f.version THEN f.privacy END, r.body"
+            " FROM feed_renders r JOIN feeds f ON f.feed_id = r.feed_id"
+        )
+    )
+    conn.execute(text("DROP TABLE feed_renders"))
+    conn.execute(text("ALTER TABLE feed_renders_v8 RENAME TO feed_renders"))
+    # A feed render reads every event's id, sequence and stamps in feed order: from this
+    # index alone, live events only.
+    conn.execute(
+        text(
+            "CREATE INDEX ix_events_feed_rows ON events (start_at, event_id, end_at, sequence,"
+            " updated_at, calendar_id, case_id, subject_id) WHERE deleted_at IS NULL"
+        )
+    )
+
+
 def _v9_push_destinations(conn: Connection) -> None:
     # CalDAV destinations per feed and what each holds of ours (bridge.delivery).
     m = MetaData()
@@ -413,6 +454,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "admin session version: logout ends sessions", _v5_admin_session),
     Migration(6, "uploads keep their parse: a preview is read once", _v6_parsed_uploads),
     Migration(7, "worker lease and shared request slot: one worker, one rate", _v7_worker_lease),
+    Migration(
+        8, "feed engine: render heads before bodies; feed rows from an index", _v8_feed_engine
+    ),
     Migration(
         9, "push destinations: CalDAV calendars per feed and what each holds", _v9_push_destinations
     ),

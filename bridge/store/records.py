@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from bridge.models import Feed, FeedKind, Privacy, feed_slug
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class ChangeCounts:
 
 @dataclass(frozen=True)
 class FeedRender:
-    """Rendered .ics bytes shared by every web process until the feed's version or window moves."""
+    """A feed's rendered .ics bytes, stored for every web process to serve."""
 
     feed_id: int
     version: int
@@ -38,6 +41,49 @@ class FeedRender:
     body: bytes = field(repr=False)
     etag: str
     rendered_at: datetime
+    privacy: Privacy | None = None  # what it shows; None: unknown (stored before migration 8)
+
+
+@dataclass(frozen=True)
+class StaleFeed:
+    """A feed whose stored render is missing or behind: its version, the render's ETag."""
+
+    feed: Feed
+    version: int
+    render_etag: str | None
+    render_rendered_at: datetime | None
+
+
+class FeedRow(NamedTuple):
+    """One event of a feed as the feed engine reads it on every render: what decides its VEVENT
+    block besides its content, for which its sequence stands."""
+
+    event_id: int
+    sequence: int
+    updated_at: object  # as the database keeps it: only ever compared with itself
+    calendar_timezone: str | None
+    labels: tuple[object, ...] | None  # case id, number, reference, subject name (full only)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHead:
+    """What a feed fetch reads: the feed by its token, and the head of its stored render."""
+
+    feed_id: int
+    kind: FeedKind
+    target_id: int | None
+    token: str = field(repr=False)
+    version: int
+    privacy: Privacy
+    render_etag: str | None  # None: never rendered
+    render_version: int | None
+    rendered_at: datetime | None
+    render_privacy: Privacy | None
+
+    @property
+    def slug(self) -> str:
+        """The file name in the feed URL (as ``Feed.slug``)."""
+        return feed_slug(self.kind, self.target_id)
 
 
 @dataclass(frozen=True)

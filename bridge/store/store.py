@@ -27,6 +27,7 @@ from bridge.store import state as state_rows
 from bridge.store.delivery import Destination, PushedObject
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
+from bridge.store.heads import HeadReader
 from bridge.store.lease import Lease
 from bridge.store.migrations import LATEST_VERSION, apply_migrations, read_schema_version
 from bridge.store.outbox import (
@@ -43,7 +44,10 @@ from bridge.store.records import (
     ChangeCounts,
     EventDigest,
     FeedFetch,
+    FeedHead,
     FeedRender,
+    FeedRow,
+    StaleFeed,
     SyncState,
 )
 from bridge.store.tables import cases, staff, subjects
@@ -63,10 +67,12 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._heads = HeadReader(engine)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._heads.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -336,6 +342,26 @@ class Store:
     def get_feed_render(self, feed_id: int) -> FeedRender | None:
         with self._transaction(write=False) as conn:
             return feed_rows.select_feed_render(conn, feed_id)
+
+    def find_feed_head(self, token: str) -> FeedHead | None:
+        """The token's feed and its stored render's head (ETag, version, time, privacy), in one
+        small read on a plain DBAPI connection: what a warm feed fetch costs the store."""
+        return self._heads.read(token)
+
+    def stale_feeds(self, window_key: str) -> list[StaleFeed]:
+        """Feeds whose stored render is missing, behind their version, or of another window."""
+        with self._transaction(write=False) as conn:
+            return feed_rows.select_stale_feeds(conn, window_key)
+
+    def feed_rows(self, feed: Feed, ending_after: datetime, *, with_labels: bool) -> list[FeedRow]:
+        """The feed's events as light rows in feed order (see ``events.select_feed_rows``)."""
+        with self._transaction(write=False) as conn:
+            return event_rows.select_feed_rows(conn, feed, ending_after, with_labels=with_labels)
+
+    def feed_events_by_id(self, event_ids: Iterable[int]) -> list[FeedEvent]:
+        """The named events as feeds show them, in any order; raw_json left empty."""
+        with self._transaction(write=False) as conn:
+            return event_rows.select_feed_events_by_id(conn, event_ids)
 
     def put_feed_render(self, render: FeedRender) -> None:
         with self._transaction(write=True) as conn:

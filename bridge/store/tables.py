@@ -89,6 +89,21 @@ events = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime),  # a tombstone: set when Trackops stopped listing it
+    # Everything a feed render reads of every event but the few it writes afresh, in feed
+    # order, from the index alone (migration 8).
+    Index(
+        "ix_events_feed_rows",
+        "start_at",
+        "event_id",
+        "end_at",
+        "sequence",
+        "updated_at",
+        "calendar_id",
+        "case_id",
+        "subject_id",
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
 )
 
 event_staff = Table(
@@ -178,9 +193,12 @@ feed_renders = Table(
     ),
     Column("version", Integer, nullable=False),
     Column("window_key", Text, nullable=False),
-    Column("body", LargeBinary, nullable=False),
+    # The head before the body (migration 8): on SQLite a fetch reads these without walking
+    # the body's overflow pages.
     Column("etag", Text, nullable=False),
     Column("rendered_at", UTCDateTime, nullable=False),
+    Column("privacy", String(16)),  # what the render shows; NULL: unknown (older renders)
+    Column("body", LargeBinary, nullable=False),
 )
 
 feed_fetches = Table(
