@@ -3,6 +3,7 @@ per-destination record of what each holds, on SQLite (and PostgreSQL with TEST_D
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bridge.store import Store, open_store
 from bridge.store.delivery import PushedObject
 from bridge.store.errors import NotFound
 from bridge.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, apply_migrations
+from tests.test_store import BACKENDS, database_url  # noqa: F401 - the contract suite's fixture
 
 AT = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -37,6 +39,14 @@ def _migrate_to(store: Store, migrations: list[Migration]) -> None:
     apply_migrations(lambda: store._transaction(write=True), migrations)
 
 
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:  # noqa: F811
+    with open_store(database_url) as opened:
+        opened.migrate()
+        yield opened
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_a_destination_keeps_what_it_holds_and_its_health(store: Store) -> None:
     store.ensure_feeds(Privacy.FULL)
     feed = store.list_feeds()[0]
@@ -79,6 +89,7 @@ def test_a_destination_keeps_what_it_holds_and_its_health(store: Store) -> None:
         store.get_destination(added.destination_id)
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_a_destination_needs_a_feed(store: Store) -> None:
     with pytest.raises(NotFound):
         store.add_destination(404, "https://caldav.example/cal/", AT)
