@@ -291,7 +291,7 @@ def push_destination(
         if reconcile:
             plan = plan_push(held, wanted, collection.list_etags())
             outcome.reconciled = True
-        _apply(store, destination, collection, plan, held, outcome, now, on_request)
+        _apply(store, destination, collection, plan, outcome, now, on_request)
     except DestinationError as error:
         remaining = plan.size - outcome.put - outcome.deleted
         return _fail(store, destination, outcome, error, remaining, now)
@@ -316,7 +316,7 @@ def delete_pushed(
         outcome.error = error.describe()
         return outcome
     try:
-        _apply(store, destination, collection, plan, held, outcome, now, None)
+        _apply(store, destination, collection, plan, outcome, now, None)
     except DestinationError as error:
         outcome.error = error.describe()
     finally:
@@ -348,7 +348,6 @@ def _apply(
     destination: Destination,
     collection: Collection,
     plan: PushPlan,
-    held: Mapping[str, PushedObject],
     outcome: PushOutcome,
     now: datetime,
     on_request: Callable[[Put | Delete], None] | None,
