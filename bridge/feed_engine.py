@@ -104,7 +104,7 @@ class PassResult:
 # What a block's bytes depend on beyond the event's id: privacy and the zone an event without
 # its own is shown in (per feed), then sequence, update stamp and labels (per event).
 _Variant = tuple[Privacy, str]
-_Version = tuple[int, object, tuple[object, ...] | None]
+_Version = tuple[int, object, tuple[str | None, str | None] | None]
 
 
 class FeedEngine:
@@ -135,11 +135,12 @@ class FeedEngine:
         started = self.clock()
         window_key = self.options.window_key(started)
         result = PassResult()
+        reference = _Reference(self.store)
         for stale in self.store.stale_feeds(window_key):
             if feed_ids is not None and stale.feed.feed_id not in feed_ids:
                 continue
             try:
-                count, written = self._render(stale, window_key, started)
+                count, written = self._render(stale, reference, window_key, started)
             except StoreError:
                 raise
             except Exception:
@@ -152,7 +153,9 @@ class FeedEngine:
         result.seconds = (self.clock() - started).total_seconds()
         return result
 
-    def _render(self, stale: StaleFeed, window_key: str, now: datetime) -> tuple[int, int]:
+    def _render(
+        self, stale: StaleFeed, reference: _Reference, window_key: str, now: datetime
+    ) -> tuple[int, int]:
         feed = stale.feed
         year = now.astimezone(UTC).year
         if year != self._year:
@@ -162,20 +165,30 @@ class FeedEngine:
         writer = BlockWriter(
             account=self.options.account, privacy=feed.privacy, zones=zones, generated_at=now
         )
-        rows = self.store.feed_rows(
-            feed,
-            self.options.window_start(now),
-            with_labels=feed.privacy is Privacy.FULL,
-        )
+        rows = self.store.feed_rows(feed, self.options.window_start(now))
         feed_zone = known_zone(feed.timezone)
-        keys = [
-            (
-                (row.event_id, (feed.privacy, fallback_zone(feed_zone, row.calendar_timezone,
-                                                            self._default_zone))),
-                (row.sequence, row.updated_at, row.labels),
+        variants: dict[int | None, _Variant] = {}  # by calendar: the zone-less events' zone
+        for calendar_id, zone in reference.calendar_zones.items():
+            variants[calendar_id] = (
+                feed.privacy,
+                fallback_zone(feed_zone, zone, self._default_zone),
             )
-            for row in rows
-        ]  # fmt: skip
+        unknown = (feed.privacy, fallback_zone(feed_zone, None, self._default_zone))
+        keys: list[tuple[tuple[int, _Variant], _Version]]
+        if feed.privacy is Privacy.FULL:
+            cases, subjects = reference.labels()
+            keys = [
+                (
+                    (event_id, variants.get(calendar_id, unknown)),
+                    (sequence, updated_at, (cases.get(case_id), subjects.get(subject_id))),
+                )
+                for event_id, sequence, updated_at, calendar_id, case_id, subject_id in rows
+            ]
+        else:
+            keys = [
+                ((event_id, variants.get(calendar_id, unknown)), (sequence, updated_at, None))
+                for event_id, sequence, updated_at, calendar_id, _, _ in rows
+            ]
         blocks: list[Block | None] = []
         missing: dict[int, int] = {}  # event_id -> position
         for position, (key, wanted) in enumerate(keys):
@@ -241,6 +254,25 @@ class FeedEngine:
         # Rebuilt from the feeds' next renders: dropping all is simpler than tracking each
         # feed's keys, and happens only after events left in bulk.
         self._blocks.clear()
+
+
+class _Reference:
+    """The calendars' zones and (for full-privacy feeds) the case and subject names, read once
+    per pass: small tables, read whole rather than joined to 50,000 rows."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calendar_zones = {c.calendar_id: c.timezone for c in store.list_calendars()}
+        self._labels: tuple[dict[int | None, str], dict[int | None, str]] | None = None
+
+    def labels(self) -> tuple[dict[int | None, str], dict[int | None, str]]:
+        if self._labels is None:
+            cases: dict[int | None, str] = {c.case_id: c.label for c in self.store.list_cases()}
+            subjects: dict[int | None, str] = {
+                s.subject_id: s.name for s in self.store.list_subjects()
+            }
+            self._labels = cases, subjects
+        return self._labels
 
 
 def _batches(items: list[int], size: int) -> Iterator[list[int]]:

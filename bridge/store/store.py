@@ -353,10 +353,10 @@ class Store:
         with self._transaction(write=False) as conn:
             return feed_rows.select_stale_feeds(conn, window_key)
 
-    def feed_rows(self, feed: Feed, ending_after: datetime, *, with_labels: bool) -> list[FeedRow]:
+    def feed_rows(self, feed: Feed, ending_after: datetime) -> list[FeedRow]:
         """The feed's events as light rows in feed order (see ``events.select_feed_rows``)."""
         with self._transaction(write=False) as conn:
-            return event_rows.select_feed_rows(conn, feed, ending_after, with_labels=with_labels)
+            return event_rows.select_feed_rows(conn, feed, ending_after)
 
     def feed_events_by_id(self, event_ids: Iterable[int]) -> list[FeedEvent]:
         """The named events as feeds show them, in any order; raw_json left empty."""
