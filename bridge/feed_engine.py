@@ -89,6 +89,7 @@ class PassResult:
 
     rendered: list[tuple[Feed, int]] = field(default_factory=list)  # (feed, events)
     failed: list[Feed] = field(default_factory=list)
+    deferred: list[Feed] = field(default_factory=list)  # over max_events: left to the worker
     events_written: int = 0  # blocks written afresh (the rest were reused)
     seconds: float = 0.0
 
@@ -98,6 +99,8 @@ class PassResult:
         text += f"; {self.events_written} events written, the rest reused"
         if self.failed:
             text += f"; failed, last render kept: {', '.join(f.slug for f in self.failed)}"
+        if self.deferred:
+            text += f"; left to the worker: {', '.join(f.slug for f in self.deferred)}"
         return text
 
 
@@ -125,9 +128,12 @@ class FeedEngine:
         self._blocks: dict[tuple[int, _Variant], tuple[_Version, Block]] = {}
         self._feed_sizes: dict[int, int] = {}
 
-    def render_stale(self, *, feed_ids: set[int] | None = None) -> PassResult:
+    def render_stale(
+        self, *, feed_ids: set[int] | None = None, max_events: int | None = None
+    ) -> PassResult:
         """Render and store every feed whose stored render is missing, older than the feed's
-        version or of another window (of ``feed_ids`` only, when given).
+        version or of another window (of ``feed_ids`` only, when given; a feed of more than
+        ``max_events`` events is left for the worker, when given).
 
         A StoreError is raised (the worker waits the database out); any other failure of one
         feed is logged, and its last good render stays.
@@ -140,22 +146,31 @@ class FeedEngine:
             if feed_ids is not None and stale.feed.feed_id not in feed_ids:
                 continue
             try:
-                count, written = self._render(stale, reference, window_key, started)
+                done = self._render(stale, reference, window_key, started, max_events)
             except StoreError:
                 raise
             except Exception:
                 log.exception("feed %d (%s): render failed", stale.feed.feed_id, stale.feed.slug)
                 result.failed.append(stale.feed)
             else:
-                result.rendered.append((stale.feed, count))
-                result.events_written += written
+                if done is None:
+                    result.deferred.append(stale.feed)
+                else:
+                    result.rendered.append((stale.feed, done[0]))
+                    result.events_written += done[1]
         self._prune()
         result.seconds = (self.clock() - started).total_seconds()
         return result
 
     def _render(
-        self, stale: StaleFeed, reference: _Reference, window_key: str, now: datetime
-    ) -> tuple[int, int]:
+        self,
+        stale: StaleFeed,
+        reference: _Reference,
+        window_key: str,
+        now: datetime,
+        max_events: int | None,
+    ) -> tuple[int, int] | None:
+        """Render one feed; (events in it, blocks written), or None when over max_events."""
         feed = stale.feed
         year = now.astimezone(UTC).year
         if year != self._year:
@@ -166,6 +181,8 @@ class FeedEngine:
             account=self.options.account, privacy=feed.privacy, zones=zones, generated_at=now
         )
         rows = self.store.feed_rows(feed, self.options.window_start(now))
+        if max_events is not None and len(rows) > max_events:
+            return None
         feed_zone = known_zone(feed.timezone)
         variants: dict[int | None, _Variant] = {}  # by calendar: the zone-less events' zone
         for calendar_id, zone in reference.calendar_zones.items():
@@ -254,6 +271,21 @@ class FeedEngine:
         # Rebuilt from the feeds' next renders: dropping all is simpler than tracking each
         # feed's keys, and happens only after events left in bulk.
         self._blocks.clear()
+
+
+def render_after_pass(engine: FeedEngine) -> None:
+    """The worker's step after each pass: render what the pass changed; log, never raise
+    (a StoreError is re-raised: the worker waits the database out, as for any pass)."""
+    try:
+        result = engine.render_stale()
+    except StoreError:
+        raise
+    except Exception:
+        # A bug in rendering must not stop the mirror: the last good renders stay served.
+        log.exception("rendering feeds failed unexpectedly")
+        return
+    if result.rendered or result.failed:
+        log.info("%s", result.summary())
 
 
 class _Reference:

@@ -32,6 +32,7 @@ from types import FrameType
 
 from bridge.delivery import push_after_pass
 from bridge.errors import BridgeError
+from bridge.feed_engine import FeedEngine, render_after_pass
 from bridge.outbox import OutboxSender
 from bridge.store import Lease, LeaseLost, Store, StoreError
 from bridge.sync import Syncer
@@ -285,8 +286,10 @@ class Worker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         outbox: OutboxSender | None = None,
         lease: LeaseKeeper | None = None,
+        feeds: FeedEngine | None = None,
     ) -> None:
         self.syncer = syncer
+        self.feeds = feeds
         self.lease = lease
         self.outbox = outbox
         self.has_more_to_send = False
@@ -435,6 +438,8 @@ class Worker:
             log.exception("poll failed unexpectedly")
         else:
             log.info("%s", result.summary())
+        if self.feeds is not None:
+            render_after_pass(self.feeds)  # what the sends and the poll changed; never raises
         push_after_pass(self.store)  # never raises but StoreError: a destination can't fail a pass
         self.passes += 1
         self._beat()

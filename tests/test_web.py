@@ -26,7 +26,7 @@ from bridge.store import FeedRender, SchemaOutOfDate, Store, StoreUnavailable, S
 from bridge.web import app_context_of, create_app, create_app_from_env
 from bridge.web.auth import is_local_path
 from bridge.web.clients import client_family
-from bridge.web.feeds import BoundedCache, FetchLog, feed_path, feed_url, load_render
+from bridge.web.feeds import BoundedCache, FetchLog, feed_path, feed_url
 from tests.web_support import PASSWORD, PUBLIC_URL, SECRET_KEY, csrf_token, log_in, make_settings
 
 GOOGLE_UA = "Google-Calendar-Importer"

@@ -22,6 +22,7 @@ import click
 from bridge import __version__
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
+from bridge.feed_engine import FeedEngine, render_options
 from bridge.logs import configure_logging
 from bridge.outbox import OutboxSender
 from bridge.store import Store, StoreError, open_store
@@ -201,6 +202,7 @@ def build_worker(settings: Settings, store: Store, stop_event: threading.Event) 
         stop_event=stop_event,
         outbox=OutboxSender(client, store),
         lease=keeper,
+        feeds=FeedEngine(store, render_options(settings)),
     )
     return worker
 

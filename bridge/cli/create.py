@@ -13,6 +13,7 @@ from bridge.cli.app import build_client, current_settings, main, open_current_st
 from bridge.config import Settings
 from bridge.entries import FieldError, idempotency_key
 from bridge.errors import BridgeError
+from bridge.feed_engine import FeedEngine, render_after_pass, render_options
 from bridge.outbox import drain_outbox
 from bridge.store import BatchProgress, OutboxItem, Store
 from bridge.submissions import (
@@ -216,6 +217,8 @@ def _send_batch(client: TrackopsClient, store: Store, batch_id: int) -> None:
             )
     else:
         result = drain_outbox(client, store, batch_id=batch_id)
+    # No worker is running to render what was sent: the feeds show it now, as promised.
+    render_after_pass(FeedEngine(store, render_options(current_settings())))
     if result.is_busy:
         click.echo(
             f"Another trackops-bridge process is sending the outbox; it will send these too. "

@@ -23,6 +23,7 @@ from bridge.cli.app import (
 )
 from bridge.config import load_settings, settings_schema
 from bridge.errors import BridgeError
+from bridge.feed_engine import FeedEngine, render_after_pass, render_options
 from bridge.store import Lease, open_store
 from bridge.sync import PollResult, Syncer
 from bridge.trackops.records import describe_event_keys, missing_event_fields, read_event
@@ -180,6 +181,8 @@ def poll(once: bool, reconcile: bool, wait_for_worker: bool) -> None:
             ):
                 syncer = Syncer(client, store, sync_options(settings), progress=progress)
                 result: PollResult = syncer.poll(reconcile=True if reconcile else None)
+            # As the worker does after a pass: subscribers get what this poll brought in.
+            render_after_pass(FeedEngine(store, render_options(settings)))
         finally:
             keeper.release()
     for problem in result.problems:

@@ -107,8 +107,8 @@ class HeadReader:
                 fairy = self._engine.raw_connection()
             except DBAPIError as error:
                 raise StoreUnavailable(describe_url(self._engine), str(error.orig)) from error
-            fairy.detach()  # kept by this thread, outside the pool's count
             connection = fairy.driver_connection
+            fairy.detach()  # kept by this thread, outside the pool's count
             if self._engine.dialect.name == "postgresql":
                 connection.autocommit = True
             self._local.connection = connection

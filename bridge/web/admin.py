@@ -19,7 +19,7 @@ from bridge.models import Calendar, Feed, FeedKind, Privacy
 from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
 from bridge.web.clients import client_family, subscribe_links
 from bridge.web.context import current_settings, current_store
-from bridge.web.feeds import feed_url
+from bridge.web.feeds import feed_url, render_now
 from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
 
 bp = Blueprint("admin", __name__)
@@ -101,6 +101,9 @@ def update_feed(feed_id: int) -> Response | Page:
         privacy=None if privacy == found.privacy.value else Privacy(privacy),
         timezone=None if zone == (found.timezone or "") else zone,
     )
+    # Rendered now when small (a larger feed after the worker's next pass; until then it is
+    # not served at all if it would show more than the new privacy allows).
+    render_now(current_store(), {feed_id})
     flash("Feed settings saved. Subscribers see them at their client's next refresh.")
     return redirect(url_for("admin.feed", feed_id=feed_id))
 

@@ -1,33 +1,35 @@
-"""Serving the .ics feeds: token lookup, the shared render cache, conditional GET and gzip.
+"""Serving the .ics feeds: stored bytes or a 304, one small read per fetch, gzip.
 
 Entry points: the ``feeds`` blueprint (``GET``/``HEAD /feeds/<token>/<name>.ics``),
-``load_render()`` (the cached bytes, rendered again only when the feed or the day changed) and
+``render_now()`` (an admin page's change rendered at once, when small enough) and
 ``feed_url()`` (the full subscription URL, for pages and the CLI).
 
-A fetch costs one store read while its web process holds the feed's current render: the token
-and the feed's version, so a rotated token or a changed feed shows at once in every process.
-Fetches are tallied in memory and written to the store at most once a minute per client.
+The worker renders every feed right after the pass that changed it and stores the bytes
+(bridge.feed_engine); a fetch reads the feed's head by its token (the stored render's ETag,
+version and privacy: ``Store.find_feed_head``), so a rotated token or a new render shows at
+once in every process, and the body from this process's memory, or once from the store. A web
+process renders only a feed that was never rendered, and only one small enough to fit in a
+request; a larger one is left to the worker and answered 503 with Retry-After. Fetches are
+tallied in memory and written to the store at most once a minute per client.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask.blueprints import BlueprintSetupState
 
-from bridge.config import Settings
-from bridge.feeds import FEED_SIZE_WARNING_BYTES, etag_for, render_feed
-from bridge.models import Feed, FeedEvent
-from bridge.store import FeedRender, Store, StoreError
+from bridge.feed_engine import FeedEngine, render_options
+from bridge.models import Feed, Privacy
+from bridge.store import FeedHead, FeedRender, Store, StoreError
 from bridge.web.context import current_settings, current_store
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,16 @@ FEED_RULE = "/feeds/<token>/<name>.ics"
 # small store read) when nothing changed, and a 404 once the URL was rotated.
 CACHE_CONTROL = "private, no-cache"
 GZIP_LEVEL = 6
-# Renders each web process keeps, by feed; bounded in bytes, since one feed can be 2 MB. Reading
-# a stored render costs more than the rest of a fetch: on SQLite even its ETag, stored after
-# the body, means walking the whole body (about 0.3 ms for 2 MB).
+# Renders each web process keeps, by feed; bounded in bytes, since one feed can be 2 MB. A
+# fetch whose feed's stored ETag matches the one held here reads no body from the store.
 RENDER_CACHE_BYTES = 64_000_000
+# The largest never-rendered feed a web process renders itself on a subscriber's request:
+# about a second of rendering and reading, well inside the request budget (Procfile). A larger
+# one is left to the worker's next pass and answered 503 with Retry-After meanwhile.
+LAST_RESORT_EVENTS = 10_000
+# Privacy, from what shows least: a stored render may be served while it shows no more than
+# the feed now allows (a feed just switched to "busy" is never served its "full" render).
+_SHOWN = {Privacy.BUSY: 0, Privacy.LIMITED: 1, Privacy.FULL: 2}
 # Compressed bodies, by ETag (content-addressed: never stale). Compressing a 2 MB feed takes
 # about 9 ms (bench/feeds.py).
 GZIP_CACHE_BYTES = 16_000_000
@@ -179,104 +187,72 @@ def _attach_memory(state: BlueprintSetupState) -> None:
 @bp.get(FEED_RULE)
 def serve_feed(token: str, name: str) -> Response:
     store = current_store()
-    found = store.find_feed_and_version(token)
-    if found is None or name != found[0].slug:
+    head = store.find_feed_head(token)
+    if head is None or name != head.slug:
         abort(404)  # the same answer for an unknown token and a token/name mismatch
-    feed, version = found
-    now = datetime.now(UTC)
     memory: _Memory = current_app.extensions[_MEMORY_EXTENSION]
-    memory.fetches.record(store, feed.feed_id, request.user_agent.string, now)
-    settings = current_settings()
-    window_key = _window_key(settings, now)
-    # A render stays good while the feed's version and window hold (see load_render).
-    render = memory.renders.get(feed.feed_id)
-    if render is None or render.version != version or render.window_key != window_key:
-        render = load_render(store, feed, version, settings, now)
-        memory.renders.put(feed.feed_id, render, len(render.body))
-    return _feed_response(render, feed)
+    memory.fetches.record(store, head.feed_id, request.user_agent.string, datetime.now(UTC))
+    render = _servable_render(store, head, memory) or _render_as_last_resort(store, head, memory)
+    if render is None:
+        return _not_yet_rendered()
+    return _feed_response(render, head.slug)
 
 
-def load_render(
-    store: Store, feed: Feed, version: int, settings: Settings, now: datetime
-) -> FeedRender:
-    """The feed's bytes: the cached render while ``version`` and the window hold, else a new one.
-
-    ``version`` is the feed's, read before this call reads the events, so a change landing in
-    between leaves a render tagged with the older version, which the next fetch replaces: never
-    the reverse.
-    """
-    window_key = _window_key(settings, now)
-    cached = store.get_feed_render(feed.feed_id)
-    if cached is not None and cached.version == version and cached.window_key == window_key:
-        return cached
-
-    day_start = datetime.combine(now.date(), time(0), tzinfo=UTC)
-    items = store.feed_events(
-        feed, ending_after=day_start - timedelta(days=settings.feed_past_days)
-    )
-    body = render_feed(
-        items,
-        feed,
-        account=settings.account,
-        default_timezone=settings.default_timezone,
-        refresh_interval=timedelta(seconds=settings.poll_interval),  # render_feed floors it
-        generated_at=_generated_at(items, day_start),
-    )
-    etag = etag_for(body)
-    # Same bytes as before (the window moved but no event left it): keep Last-Modified, so
-    # If-Modified-Since clients still get their 304.
-    unchanged = cached is not None and cached.etag == etag
-    render = FeedRender(
-        feed_id=feed.feed_id,
-        version=version,
-        window_key=window_key,
-        body=body,
-        etag=etag,
-        rendered_at=cached.rendered_at if cached is not None and unchanged else now,
-    )
-    try:
-        store.put_feed_render(render)
-    except StoreError as error:
-        log.warning("feed %d: render not cached, serving it anyway: %s", feed.feed_id, error)
-    else:
-        # Had another process stored this version and window first, its render stays stored
-        # (put_feed_render): serve that one, with its Last-Modified, as every process will.
-        stored = store.get_feed_render(feed.feed_id)
-        if stored is not None and (stored.version, stored.window_key) == (version, window_key):
-            render = stored
-    if len(body) > FEED_SIZE_WARNING_BYTES:
-        log.warning(
-            "feed %d (%s) is %d bytes, over %d: Google Calendar drops events from feeds near "
-            "1 MB; lower BRIDGE_FEED_PAST_DAYS or use narrower feeds",
-            feed.feed_id,
-            feed.slug,
-            len(body),
-            FEED_SIZE_WARNING_BYTES,
-        )
+def _servable_render(store: Store, head: FeedHead, memory: _Memory) -> FeedRender | None:
+    """The stored render, from this process's memory when it holds the ETag the store named,
+    unless there is none or it shows more than the feed now allows."""
+    if head.render_etag is None or not _may_show(head.render_privacy, head.privacy):
+        return None
+    render = memory.renders.get(head.feed_id)
+    if render is None or render.etag != head.render_etag:
+        render = store.get_feed_render(head.feed_id)
+        if render is None or not _may_show(render.privacy, head.privacy):
+            return None
+        memory.renders.put(head.feed_id, render, len(render.body))
     return render
 
 
-def _window_key(settings: Settings, now: datetime) -> str:
-    """Today's UTC date (past events age out daily) and the settings the bytes depend on."""
-    inputs = "|".join(
-        (
-            settings.account,
-            settings.default_timezone,
-            str(settings.feed_past_days),
-            str(settings.poll_interval),
-        )
+def _may_show(shown: Privacy | None, allowed: Privacy) -> bool:
+    return shown is not None and _SHOWN[shown] <= _SHOWN[allowed]
+
+
+def _render_as_last_resort(store: Store, head: FeedHead, memory: _Memory) -> FeedRender | None:
+    """A feed without a render it may serve (never rendered, or just made more private) is
+    rendered here when small; a larger one waits for the worker (None)."""
+    result = render_now(store, {head.feed_id})
+    if not result:
+        return None
+    render = store.get_feed_render(head.feed_id)
+    if render is None or not _may_show(render.privacy, head.privacy):
+        return None
+    memory.renders.put(head.feed_id, render, len(render.body))
+    return render
+
+
+def render_now(store: Store, feed_ids: set[int]) -> bool:
+    """Render the named feeds now, if stale and each of at most LAST_RESORT_EVENTS events (an
+    admin page after a change, or a fetch of a feed never rendered); True when none of them
+    was left to the worker. Blocks are not kept: a web process holds no feed's events."""
+    engine = FeedEngine(store, render_options(current_settings()))
+    result = engine.render_stale(feed_ids=feed_ids, max_events=LAST_RESORT_EVENTS)
+    if result.rendered:
+        log.info("%s", result.summary())
+    return not result.deferred and not result.failed
+
+
+def _not_yet_rendered() -> Response:
+    # The worker renders after its next pass: ask again a little after that.
+    retry_after = int(current_settings().poll_interval) + 30
+    response = Response(
+        "This feed is being prepared; try again in a few minutes.\n",
+        status=503,
+        mimetype="text/plain",
+        headers={"Retry-After": str(retry_after), "Cache-Control": CACHE_CONTROL},
     )
-    return f"{now.date().isoformat()}/{hashlib.sha256(inputs.encode()).hexdigest()[:12]}"
+    return response
 
 
-def _generated_at(items: list[FeedEvent], day_start: datetime) -> datetime:
-    """The DTSTAMP of events with no update time: the newest update in the feed, else the start
-    of today, so a re-render of unchanged data gives the same bytes (and ETag)."""
-    stamps = [item.event.updated_at for item in items if item.event.updated_at is not None]
-    return max(stamps, default=day_start)
-
-
-def _feed_response(render: FeedRender, feed: Feed) -> Response:
+def _feed_response(render: FeedRender, slug: str) -> Response:
     is_gzip = request.accept_encodings.quality("gzip") > 0
     # Each encoding is its own representation and needs its own strong ETag; either one
     # validates a conditional request, since both carry the same calendar.
@@ -291,12 +267,15 @@ def _feed_response(render: FeedRender, feed: Feed) -> Response:
     }
     if _is_not_modified(last_modified, (render.etag, gzip_etag)):
         response = Response(status=304, headers=headers)
+        # A 304 has no body and so no type: without one, no header meant for HTML pages
+        # (Content-Security-Policy, X-Frame-Options) is added to it.
+        del response.headers["Content-Type"]
     else:
         body = _gzipped(render) if is_gzip else render.body
         response = Response(body, headers=headers, content_type="text/calendar; charset=utf-8")
         if is_gzip:
             response.headers["Content-Encoding"] = "gzip"
-        response.headers["Content-Disposition"] = f'inline; filename="{feed.slug}.ics"'
+        response.headers["Content-Disposition"] = f'inline; filename="{slug}.ics"'
     response.last_modified = last_modified
     return response
 
