@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from bridge.cli import main
 from bridge.config import Settings
 from bridge.entries.zones import ZoneError, resolve_zone
+from bridge.feed_engine import FeedEngine, render_options
 from bridge.models import Event, Feed, FeedKind, Privacy, Staff
 from bridge.store import Store, open_store
 from bridge.web.feeds import feed_path
@@ -86,6 +87,8 @@ def test_a_calendar_zone_change_changes_every_feed_showing_it_at_once(
     assert "X-WR-TIMEZONE:America/Chicago" in before[0].get_data(as_text=True)
 
     db.set_calendar_timezone(2, "Asia/Tokyo")
+    # The worker's next pass renders every feed showing the calendar.
+    FeedEngine(db, render_options(make_settings(default_timezone="America/Chicago"))).render_stale()
     after = [web.get(feed_path(feed)) for feed in feeds]
     for old, new in zip(before, after, strict=True):
         assert new.headers["ETag"] != old.headers["ETag"]

@@ -17,10 +17,12 @@ from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.serving import make_server
 
+import bridge.feed_engine
 import bridge.web.admin
 import bridge.web.feeds
 from bridge.config import ConfigError, Settings
 from bridge.errors import BridgeError
+from bridge.feed_engine import FeedEngine, PassResult, render_options
 from bridge.models import Address, Event, Feed, FeedKind, Privacy, Staff
 from bridge.store import FeedRender, SchemaOutOfDate, Store, StoreUnavailable, SyncState, open_store
 from bridge.web import app_context_of, create_app, create_app_from_env
@@ -72,7 +74,26 @@ def store_url(tmp_path) -> str:
         filling.upsert_staff([Staff(7, "Ann", "Lee"), Staff(8, "Bo", "Chen")])
         filling.apply_event_changes([surveillance(), interview()], [], UPDATED)
         filling.ensure_feeds(Privacy.FULL)
+        worker_pass(filling)
     return url
+
+
+def worker_pass(db: Store, clock: datetime | None = None) -> PassResult:
+    """What the worker does after each pass: render every feed the pass changed, and store it."""
+    engine = FeedEngine(db, render_options(make_settings(feed_past_days=30)))
+    if clock is not None:
+        engine.clock = lambda: clock
+    return engine.render_stale()
+
+
+@pytest.fixture
+def no_web_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any render by the web app (its one render path) now fails the fetch."""
+
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("a subscriber's request rendered a feed")
+
+    monkeypatch.setattr(bridge.web.feeds, "render_now", refuse)
 
 
 @pytest.fixture
@@ -188,55 +209,46 @@ def test_no_content_negotiation(web: FlaskClient, db: Store) -> None:
     assert response.mimetype == "text/calendar"
 
 
-def test_render_is_cached_until_an_event_changes(
-    web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch
+def test_a_fetch_serves_the_stored_render_and_the_worker_pass_brings_changes(
+    web: FlaskClient, db: Store, no_web_render: None
 ) -> None:
-    renders: list[int] = []
-    real_render = bridge.web.feeds.render_feed
-
-    def counting_render(*args, **kwargs):
-        renders.append(1)
-        return real_render(*args, **kwargs)
-
-    monkeypatch.setattr(bridge.web.feeds, "render_feed", counting_render)
     feed = feed_of(db, FeedKind.STAFF, 7)
+    stored = db.get_feed_render(feed.feed_id)
     first = web.get(path_of(feed))
-    cached = db.get_feed_render(feed.feed_id)
-    second = web.get(path_of(feed))
-    assert len(renders) == 1, "the second fetch is served from the stored render"
-    assert second.get_data() == first.get_data()
-    assert db.get_feed_render(feed.feed_id) == cached
+    assert first.get_data() == stored.body and first.headers["ETag"] == stored.etag
 
     db.apply_event_changes([surveillance(title="Surveillance moved")], [], NOW)
+    # Until the worker's pass has rendered it, the last good render is what is served.
+    assert web.get(path_of(feed)).get_data() == first.get_data()
+    assert [f.slug for f, _ in worker_pass(db).rendered] == ["all", "calendar-3", "staff-7"]
     third = web.get(path_of(feed))
-    assert len(renders) == 2
     assert b"Surveillance moved" in third.get_data()
     assert third.headers["ETag"] != first.headers["ETag"]
     assert db.get_feed_render(feed.feed_id).version == db.feed_version(feed.feed_id)
 
 
-def test_a_change_elsewhere_leaves_the_cache_alone(
-    web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch
+def test_a_change_elsewhere_leaves_the_render_alone(
+    web: FlaskClient, db: Store, no_web_render: None
 ) -> None:
     feed = feed_of(db, FeedKind.STAFF, 7)
-    first = web.get(path_of(feed))
-    monkeypatch.setattr(bridge.web.feeds, "render_feed", None)  # any render would now fail
+    first, stored = web.get(path_of(feed)), db.get_feed_render(feed.feed_id)
     changed = replace(interview(), title="Interview, rescheduled")
     db.apply_event_changes([changed], [], NOW)  # staff 8's event, not in staff 7's feed
+    assert "staff-7" not in {f.slug for f, _ in worker_pass(db).rendered}
+    assert db.get_feed_render(feed.feed_id) == stored
     assert web.get(path_of(feed)).get_data() == first.get_data()
 
 
-def test_new_day_renders_again_but_keeps_last_modified_when_bytes_match(
-    app: Flask, db: Store
-) -> None:
+def test_new_day_renders_again_but_keeps_last_modified_when_bytes_match(db: Store) -> None:
     feed = feed_of(db, FeedKind.ALL)
-    settings, version = app_context_of(app).settings, db.feed_version(feed.feed_id)
-    today = load_render(db, feed, version, settings, NOW)
-    tomorrow = load_render(db, feed, version, settings, NOW + timedelta(days=1))
+    today = db.get_feed_render(feed.feed_id)
+    worker_pass(db, clock=NOW + timedelta(days=1))
+    tomorrow = db.get_feed_render(feed.feed_id)
     assert tomorrow.window_key != today.window_key
     assert tomorrow.body == today.body, "no event aged out: the same bytes"
     assert tomorrow.rendered_at == today.rendered_at, "so If-Modified-Since still matches"
-    next_year = load_render(db, feed, version, settings, NOW + timedelta(days=400))
+    worker_pass(db, clock=NOW + timedelta(days=400))
+    next_year = db.get_feed_render(feed.feed_id)
     assert b"VEVENT" not in next_year.body, "the events have left the past window"
     assert next_year.rendered_at > today.rendered_at
 
@@ -340,6 +352,7 @@ def test_a_served_render_is_kept_in_memory_until_the_feed_changes(
     assert len(blob_reads) == read_once, "served from this process's memory"
 
     db.update_feed(feed.feed_id, privacy=Privacy.BUSY)  # a new version, no event changed
+    worker_pass(db)
     busy = web.get(path_of(feed))
     assert b"Surveillance" not in busy.get_data() and b"SUMMARY:Busy" in busy.get_data()
     assert busy.headers["ETag"] != first.headers["ETag"]
@@ -354,7 +367,7 @@ def test_another_process_serves_the_stored_render_without_rendering(
 ) -> None:
     feed = feed_of(db, FeedKind.STAFF, 7)
     first = web.get(path_of(feed))
-    monkeypatch.setattr(bridge.web.feeds, "render_feed", None)  # any render would now fail
+    monkeypatch.setattr(bridge.web.feeds, "render_now", None)  # any render would now fail
     # Another web process: it shares the database, not this process's memory.
     other = create_app(web_settings, store_url=store_url)
     other_store = app_context_of(other).store
@@ -366,8 +379,9 @@ def test_another_process_serves_the_stored_render_without_rendering(
         return real_get(feed_id)
 
     other_store.get_feed_render = counting_get  # type: ignore[method-assign]
-    # The version came with the token lookup: reading it again would now fail the fetch.
+    # The render's head came with the token lookup: reading it again would fail the fetch.
     other_store.feed_version = None  # type: ignore[assignment]
+    other_store.stale_feeds = None  # type: ignore[assignment]
     try:
         client = other.test_client()
         revalidated = client.get(path_of(feed), headers={"If-None-Match": first.headers["ETag"]})
@@ -422,12 +436,16 @@ def test_feed_is_served_when_the_store_refuses_writes(
 
 
 def test_failure_while_serving_is_a_plain_500_with_the_token_out_of_the_log(
-    web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    app: Flask,
+    web: FlaskClient,
+    db: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken_render(*args, **kwargs):
+    def broken_read(*args, **kwargs):
         raise RuntimeError("renderer bug")
 
-    monkeypatch.setattr(bridge.web.feeds, "render_feed", broken_render)
+    monkeypatch.setattr(app_context_of(app).store, "get_feed_render", broken_read)
     feed = feed_of(db, FeedKind.ALL)
     with caplog.at_level(logging.ERROR):
         response = web.get(path_of(feed))
@@ -446,11 +464,11 @@ def test_oversized_feed_is_logged_and_shown_on_the_dashboard(
     assert "Every rendered feed is under" in admin.get("/").get_data(as_text=True)
     # Between the two: the feed of everything is over it, staff 7's one event is not.
     threshold = (sizes[big.feed_id] + sizes[small.feed_id]) // 2
-    monkeypatch.setattr(bridge.web.feeds, "FEED_SIZE_WARNING_BYTES", threshold)
+    monkeypatch.setattr(bridge.feed_engine, "FEED_SIZE_WARNING_BYTES", threshold)
     monkeypatch.setattr(bridge.web.admin, "FEED_SIZE_WARNING_BYTES", threshold)
     db.update_feed(big.feed_id, name="Everything")  # a new version: rendered again, and warned
-    with caplog.at_level(logging.WARNING, logger="bridge.web.feeds"):
-        admin.get(path_of(big))
+    with caplog.at_level(logging.WARNING, logger="bridge.feed_engine"):
+        worker_pass(db)
     assert f"feed {big.feed_id} (all) is" in caplog.text
     assert big.token not in caplog.text
     page = admin.get("/").get_data(as_text=True)
