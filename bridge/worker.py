@@ -429,7 +429,7 @@ class Worker:
         self._drain()
         try:
             result = self.syncer.poll()
-        except StoreError:
+        except (ShutdownRequested, StoreError):
             raise
         except BridgeError as error:
             log.error("poll failed: %s", error.describe())

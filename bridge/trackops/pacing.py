@@ -52,14 +52,31 @@ class Pacer:
         """Block until this caller may start a request."""
         with self._lock:
             now = self._clock()
-            delay = max(now, self._next_slot) - now
+            start = max(now, self._next_slot)
             if self._shared is not None:
                 # Under the lock: this process's threads take shared slots in the order they
                 # take local ones. Nothing is changed here if the reservation fails.
-                delay = max(delay, self._shared(delay, self.interval))
-            self._next_slot = now + delay + self.interval
-        if delay > 0:
-            self._sleep(delay)
+                wait = self._shared(start - now, self.interval)
+                # The wait counts from a moment inside the reservation (a database
+                # transaction, which may have queued for a lock): counting it from when the
+                # call returned may start a little late, never early.
+                now = self._clock()
+                start = max(start, now + wait)
+            self._next_slot = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+        self._started_late(start)
+
+    def _started_late(self, start: float) -> None:
+        """Space the next request from when this one really starts: a sleep that overran or a
+        busy machine must not leave the next one closer than the interval."""
+        late = self._clock() - start
+        if late <= MARGIN_FLOOR:
+            return
+        with self._lock:
+            self._next_slot = max(self._next_slot, start + late + self.interval)
+            if self._shared is not None:
+                self._shared(self.interval, 0.0)
 
     def defer(self, seconds: float) -> None:
         """Push every later request back, after the server asked us to wait (429)."""
