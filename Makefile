@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine with only python3:
-#   make demo   set up .venv, then run sandbox + worker + web on SQLite under ./var/demo/
+#   make demo   set up .venv, then run sandbox + worker + web on SQLite under ./var/demo/ (PORT=8000)
 #   make test   set up .venv, then format check, lint, types and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -38,8 +38,11 @@ $(NODE_CLIENTS): tests/clients/package.json tests/clients/package-lock.json
 
 clients: $(CLIENTS_READY) $(NODE_CLIENTS)
 
+# The demo's web port: `make demo PORT=8010` when 8000 is taken.
+PORT ?= 8000
+
 demo: $(READY)
-	$(BIN)/trackops-bridge demo
+	@$(BIN)/trackops-bridge demo --port $(PORT)
 
 lint: $(READY)
 	$(BIN)/ruff format --check .

@@ -15,12 +15,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from bridge.sandbox import SandboxControl
+from bridge.sandbox.options import DEMO_TOKEN, DEMO_USERNAME
 
 T = TypeVar("T")
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 DEADLINE = 30.0
 
 
@@ -136,3 +141,37 @@ def started(command: list[str], env: Mapping[str, str], cwd: Path) -> Iterator[P
 def bridge(*args: str) -> list[str]:
     """The command line of `trackops-bridge args...` from this venv."""
     return [str(BIN / "trackops-bridge"), *args]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The sandbox as a process of its own (`trackops-bridge sandbox`): the test's threads
+    cannot delay the clock it measures the rate limit with."""
+
+    root_url: str
+    control: SandboxControl
+    username: str = DEMO_USERNAME
+    token: str = DEMO_TOKEN
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/api/v1"
+
+    def client_env(self) -> dict[str, str]:
+        """The settings that point a bridge process at this sandbox."""
+        return {
+            "TRACKOPS_BASE_URL": self.base_url,
+            "TRACKOPS_USERNAME": self.username,
+            "TRACKOPS_API_TOKEN": self.token,
+        }
+
+
+@contextmanager
+def sandbox_process(cwd: Path, *, events: int, rate_limit: float) -> Iterator[Sandbox]:
+    port = free_port()
+    command = bridge("sandbox", "--port", str(port), "--events", str(events))
+    command += ["--rate-limit", str(rate_limit)]
+    with started(command, base_env(), cwd) as process:
+        process.wait_for_line("Trackops sandbox:")
+        with SandboxControl(f"http://127.0.0.1:{port}") as control:
+            yield Sandbox(f"http://127.0.0.1:{port}", control)

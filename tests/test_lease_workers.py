@@ -14,17 +14,14 @@ import re
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import SandboxControl
-from bridge.sandbox.options import DEMO_TOKEN, DEMO_USERNAME
 from bridge.store import NewItem, Store, open_store
 from bridge.trackops.client import TrackopsClient
-from tests.process_support import base_env, bridge, free_port, started, wait_for
+from tests.process_support import Sandbox, base_env, bridge, sandbox_process, started, wait_for
 from tests.test_store import BACKENDS, database_url  # noqa: F401 - fixture
 
 # The sandbox allows 10 requests/s; each worker sends at most 8, which leaves between requests
@@ -37,27 +34,12 @@ LEASE = 3.0  # seconds: short, so a lapse is quick to wait out
 EVENTS = 1500  # 15 pages of listing at 10 requests/s: a first pass long enough to kill inside
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    """The sandbox as a process of its own: the test's threads cannot delay its clock."""
-
-    root_url: str
-    control: SandboxControl
-
-    @property
-    def base_url(self) -> str:
-        return self.root_url + "/api/v1"
-
-
 @pytest.fixture(scope="module")
 def limited_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    port = free_port()
-    command = bridge("sandbox", "--port", str(port), "--events", str(EVENTS))
-    command += ["--rate-limit", str(RATE)]
-    with started(command, base_env(), tmp_path_factory.mktemp("sandbox")) as process:
-        process.wait_for_line("Trackops sandbox:")
-        with SandboxControl(f"http://127.0.0.1:{port}") as control:
-            yield Sandbox(f"http://127.0.0.1:{port}", control)
+    with sandbox_process(
+        tmp_path_factory.mktemp("sandbox"), events=EVENTS, rate_limit=RATE
+    ) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -68,9 +50,7 @@ def sandbox(limited_sandbox: Sandbox) -> Sandbox:
 
 def worker_env(sandbox: Sandbox, url: str) -> dict[str, str]:
     return base_env(
-        TRACKOPS_BASE_URL=sandbox.base_url,
-        TRACKOPS_USERNAME=DEMO_USERNAME,
-        TRACKOPS_API_TOKEN=DEMO_TOKEN,
+        **sandbox.client_env(),
         TRACKOPS_RATE_LIMIT=str(WORKER_RATE),
         DATABASE_URL=url,
         BRIDGE_WORKER_LEASE=str(LEASE),
@@ -117,7 +97,7 @@ def queue(store: Store, label: str, count: int) -> list[str]:
 def created_titles(sandbox: Sandbox, *titles: str) -> list[str]:
     """Titles of the sandbox's events named by a prefix of `titles`, one per event."""
     with TrackopsClient(
-        sandbox.base_url, DEMO_USERNAME, DEMO_TOKEN, rate_limit=WORKER_RATE
+        sandbox.base_url, sandbox.username, sandbox.token, rate_limit=WORKER_RATE
     ) as client:
         return [
             event.title
