@@ -8,12 +8,15 @@ operator looks for them.
 
 from __future__ import annotations
 
-from bridge.config import ConfigError, load_settings
+from bridge.config import ConfigError, Settings, load_settings
 from bridge.logs import logging_config
 
-try:
-    _settings = load_settings()
-except ConfigError:
-    _settings = None  # the app factory stops start-up with the one-line reason
 
-logconfig_dict = logging_config(_settings)
+def _settings() -> Settings | None:
+    try:
+        return load_settings()
+    except ConfigError:
+        return None  # the app factory stops start-up with the one-line reason
+
+
+logconfig_dict = logging_config(_settings())
