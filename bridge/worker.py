@@ -189,6 +189,8 @@ class LeaseKeeper:
                 continue
             failures = 0
             if lease.is_held_by(self.holder):
+                if lease.renewed_at != lease.acquired_at:
+                    return  # held already (the demo takes it before its first pass)
                 log.info(
                     "worker lease taken by %s (%.0f s, renewed every %.0f s)",
                     self.holder,
