@@ -53,9 +53,10 @@ test: lint clients
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$($(BIN)/python tests/find_postgres.py $(PG_URL))}" \
 		$(BIN)/python -m pytest
 
+# Not part of `make test`: it takes several minutes, installs wrk (apt-get) and bench/node's
+# ical-generator (npm) when missing, and writes BENCHMARKS.md (BENCH_ARGS=--quick: a short run).
 bench: $(READY)
-	$(BIN)/python bench/sync.py
-	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) tests/clients/node_modules var build *.egg-info

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import hmac
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,7 +27,7 @@ from bridge.store.records import FeedHead
 # walks the body's overflow pages.
 _QUERY = (
     "SELECT f.feed_id, f.kind, f.target_id, f.token, f.version, f.privacy,"
-    " r.etag, r.version, r.rendered_at, r.privacy"
+    " r.etag, r.version, r.privacy"
     " FROM feeds f LEFT JOIN feed_renders r ON r.feed_id = f.feed_id"
     " WHERE f.token_sha256 = {}"
 )
@@ -56,8 +55,7 @@ class HeadReader:
         row = self._fetch(digest)
         if row is None or not hmac.compare_digest(row[3].encode(), token.encode()):
             return None
-        feed_id, kind, target_id, stored_token, version, privacy = row[:6]
-        etag, render_version, rendered_at, render_privacy = row[6:]
+        feed_id, kind, target_id, stored_token, version, privacy, etag, rendered, shows = row
         return FeedHead(
             feed_id=feed_id,
             kind=_KINDS[kind],
@@ -66,9 +64,8 @@ class HeadReader:
             version=version,
             privacy=_PRIVACIES[privacy],
             render_etag=etag,
-            render_version=render_version,
-            rendered_at=_instant(rendered_at),
-            render_privacy=_PRIVACIES.get(render_privacy) if render_privacy else None,
+            render_version=rendered,
+            render_privacy=_PRIVACIES.get(shows) if shows else None,
         )
 
     def close(self) -> None:
@@ -123,11 +120,3 @@ class HeadReader:
                 self._connections.remove(connection)
         with contextlib.suppress(Exception):  # it is being dropped because it failed
             connection.close()
-
-
-def _instant(value: Any) -> datetime | None:
-    """A stored time as an aware UTC datetime: SQLite hands back its text."""
-    if value is None or isinstance(value, datetime):
-        return value.astimezone(UTC) if value is not None and value.tzinfo else value
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

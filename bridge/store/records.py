@@ -73,7 +73,6 @@ class FeedHead:
     privacy: Privacy
     render_etag: str | None  # None: never rendered
     render_version: int | None
-    rendered_at: datetime | None
     render_privacy: Privacy | None
 
     @property

@@ -184,6 +184,8 @@ def update_calendar(calendar_id: int) -> Response | Page:
         store.rename_calendar(calendar_id, form.values["name"])
     if form.values["timezone"] != (found.timezone or ""):
         store.set_calendar_timezone(calendar_id, form.values["timezone"] or None)
+    # The feeds showing it, rendered now when small (larger ones on the worker's next pass).
+    render_now(store, None)
     flash(f"Calendar {form.values['name']!r} saved.")
     return redirect(url_for("admin.calendars"))
 

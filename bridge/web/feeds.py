@@ -271,10 +271,11 @@ def _render_as_last_resort(store: Store, head: FeedHead, memory: _Memory) -> _Pr
     return prepared
 
 
-def render_now(store: Store, feed_ids: set[int]) -> bool:
-    """Render the named feeds now, if stale and each of at most LAST_RESORT_EVENTS events (an
-    admin page after a change, or a fetch of a feed never rendered); True when none of them
-    was left to the worker. Blocks are not kept: a web process holds no feed's events."""
+def render_now(store: Store, feed_ids: set[int] | None) -> bool:
+    """Render the named feeds (None: every feed) now, if stale and each of at most
+    LAST_RESORT_EVENTS events (an admin page after a change, or a fetch of a feed never
+    rendered); True when none of them was left to the worker. Blocks are not kept: a web
+    process holds no feed's events."""
     engine = FeedEngine(store, render_options(current_settings()))
     result = engine.render_stale(feed_ids=feed_ids, max_events=LAST_RESORT_EVENTS)
     if result.rendered:
