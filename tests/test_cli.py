@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.store import open_store
+from bridge.store.engine import transaction
+from bridge.store.migrations import MIGRATIONS, apply_migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +70,15 @@ def test_a_bad_setting_names_the_variable(env, monkeypatch):
     assert "BRIDGE_POLL_INTERVAL: expected seconds > 0, got '-5'" in result.output
 
 
-def test_commands_refuse_an_unmigrated_database_and_say_what_to_run(env):
-    result = CliRunner().invoke(main, ["status"])
+def test_a_fresh_sqlite_file_needs_no_migrate_but_an_older_schema_says_what_to_run(env):
+    fresh = CliRunner().invoke(main, ["status"])
+    assert fresh.exit_code == 0, fresh.output
+    assert "Events mirrored:      0" in fresh.output
+
+    older = env["DATABASE_URL"].replace("bridge.db", "older.db")
+    with open_store(older) as store:
+        apply_migrations(lambda: transaction(store._engine, write=True), MIGRATIONS[:1])
+    result = CliRunner().invoke(main, ["status"], env={"DATABASE_URL": older})
     assert result.exit_code == 1
     assert "trackops-bridge migrate" in result.output
 

@@ -34,7 +34,8 @@ ALLOWED = {
     "entries": {"models", "errors"},
     "sync": {"models", "errors", "store", "trackops"},
     "outbox": {"models", "errors", "store", "trackops", "entries"},
-    "worker": {"models", "errors", "store", "sync", "outbox", "delivery"},
+    "worker": {"models", "errors", "store", "sync", "outbox", "delivery", "feed_engine"},
+    "feed_engine": {"models", "errors", "config", "store", "feeds"},
     "delivery": {"models", "errors", "config", "store", "feeds"},
     "sandbox": set(),
 }

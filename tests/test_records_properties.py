@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.errors import RecordError
+from bridge.feed_engine import FeedEngine, render_options
 from bridge.models import Address, Case, Event, FeedKind, Privacy, Staff, Subject
 from bridge.store import Store, content_hash
 from bridge.trackops.records import (
@@ -303,10 +304,9 @@ def test_every_event_read_is_stored_as_read_and_served_in_its_feeds(
             for feed in store.list_feeds()
             if feed.kind is FeedKind.ALL or feed.target_id == event.calendar_id
         ]
-        app = create_app(
-            make_settings(feed_past_days=FEED_PAST_DAYS, default_timezone="America/Chicago"),
-            store_url=database_url,
-        )
+        settings = make_settings(feed_past_days=FEED_PAST_DAYS, default_timezone="America/Chicago")
+        FeedEngine(store, render_options(settings)).render_stale()  # as the worker's pass does
+        app = create_app(settings, store_url=database_url)
         try:
             web = app.test_client()
             for feed in feeds:
