@@ -21,7 +21,15 @@ import pytest
 
 from bridge.store import NewItem, Store, open_store
 from bridge.trackops.client import TrackopsClient
-from tests.process_support import Sandbox, base_env, bridge, sandbox_process, started, wait_for
+from tests.process_support import (
+    Process,
+    Sandbox,
+    base_env,
+    bridge,
+    sandbox_process,
+    started,
+    wait_for,
+)
 from tests.test_store import BACKENDS, database_url  # noqa: F401 - fixture
 
 # The sandbox allows 10 requests/s; each worker sends at most 8, which leaves between requests
@@ -132,6 +140,17 @@ def in_held_page(sandbox: Sandbox) -> bool:
     return not sandbox.control.faults()
 
 
+def freeze_between_transactions(store: Store, holder: Process) -> None:
+    """SIGSTOP the holder just after its lease renewal committed, while its pass waits for a
+    held page: frozen with no transaction open. (Frozen inside one, it would hold the SQLite
+    file's write lock for as long as it stays frozen, and every other process with it: one
+    machine's processes share its fate. On PostgreSQL the server ends such a transaction after
+    IDLE_TRANSACTION_LIMIT_MS.)"""
+    renewed = store.read_worker_lease().renewed_at
+    wait_for(lambda: store.read_worker_lease().renewed_at != renewed, "a renewal to commit")
+    holder.popen.send_signal(signal.SIGSTOP)
+
+
 @pytest.mark.parametrize(
     ("database_url", "how"),
     [
@@ -168,11 +187,12 @@ def test_a_second_worker_takes_over_and_nothing_is_sent_twice(
             during = queue(store, "During", 4)  # for whoever drains next
             assert store.get_sync_state().events_cursor is None, "the pass is still running"
 
-            stopped_at = time.monotonic()
             if how == "killed":
+                stopped_at = time.monotonic()
                 holder.kill()
             else:  # frozen (a paused VM, a machine cut off): alive, but no longer renewing
-                holder.popen.send_signal(signal.SIGSTOP)
+                freeze_between_transactions(store, holder)
+                stopped_at = time.monotonic()
             wait_for(lambda: holder_pid(store) == waiter.pid, "the waiter to take over", 4 * LEASE)
             took = time.monotonic() - stopped_at
             print(f"\ntake-over after the holder was {how}: {took:.2f} s (lease {LEASE:.0f} s)")

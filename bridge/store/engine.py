@@ -20,6 +20,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Statemen
 from bridge.store.errors import StoreUnavailable
 
 _WRITE_OPTION = "bridge_write"
+# No transaction of the bridge waits between statements; one idle this long belongs to a
+# process that froze (see _with_idle_limit). As long as the default worker lease.
+IDLE_TRANSACTION_LIMIT_MS = 30_000
 
 
 def normalise_url(url: str) -> str:
@@ -50,7 +53,7 @@ def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         engine = _create_sqlite_engine(parsed, busy_timeout_ms)
     elif parsed.get_backend_name() == "postgresql":
         # pre_ping: a web process may hold pooled connections across a database restart.
-        engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(_with_idle_limit(parsed), pool_pre_ping=True, hide_parameters=True)
     else:
         raise StoreUnavailable(
             parsed.render_as_string(hide_password=True),
@@ -63,6 +66,18 @@ def create_store_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         engine.dispose()
         raise StoreUnavailable(describe_url(engine), _reason(exc)) from exc
     return engine
+
+
+def _with_idle_limit(url: URL) -> URL:
+    """The URL with the server told to end a transaction left idle for IDLE_TRANSACTION_LIMIT_MS
+    (its own ``options`` kept): a worker whose machine froze or lost the network mid-transaction
+    would otherwise hold its row locks (the lease, the request slot) until TCP gives up, hours
+    later, and the worker on the other machine could never take over."""
+    options = url.query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    limit = f"-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_LIMIT_MS}"
+    return url.update_query_dict({"options": f"{options} {limit}".strip()})
 
 
 def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
