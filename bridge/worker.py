@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 SENDS_PER_PASS = 60
 # While waiting for the next poll, how often to look for newly queued events: a local query that
 # costs Trackops nothing, so a person who submits a form sees it sent in seconds, not a minute.
-OUTBOX_LOOK_INTERVAL = 2.0
+OUTBOX_LOOK_INTERVAL = 5.0
 # First wait after the database refused a pass; it doubles up to the poll interval.
 STORE_RETRY_BASE = 1.0
 # After SIGTERM, how long the request in flight may take before the process exits without it:
