@@ -13,6 +13,7 @@ last good render stored and served: nothing empty or partial ever replaces it.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 # Events read in full at a time when blocks are missing (a first render): bounds the memory a
 # cold render of 50,000 events needs to the blocks and this many events.
 READ_BATCH = 2_000
+GZIP_LEVEL = 6
+FAST_GZIP_FROM = 4_000_000  # bytes: above, level 1 (three times faster, a third larger)
 # Blocks kept are pruned when they outnumber the events of the feeds last rendered this much.
 _PRUNE_FACTOR = 2
 
@@ -242,6 +245,9 @@ class FeedEngine:
         unchanged = stale.render_etag == etag and stale.render_rendered_at is not None
         rendered_at = stale.render_rendered_at if unchanged else now
         assert rendered_at is not None
+        # Stored gzipped, as most clients are sent it: a 25 MB feed is written as 1.5 MB. The
+        # largest feeds get the fastest level, to stay current within half a second.
+        level = GZIP_LEVEL if len(body) <= FAST_GZIP_FROM else 1
         self.store.put_feed_render(
             FeedRender(
                 feed_id=stale.feed.feed_id,
@@ -251,6 +257,7 @@ class FeedEngine:
                 etag=etag,
                 rendered_at=rendered_at,
                 privacy=stale.feed.privacy,
+                gzipped=gzip.compress(body, level, mtime=0),
             )
         )
         if len(body) > FEED_SIZE_WARNING_BYTES:

@@ -7,6 +7,7 @@ Entry points: ``ensure_feeds``, ``select_stale_feeds`` and ``put_feed_render``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import secrets
@@ -42,6 +43,8 @@ from bridge.store.tables import (
 )
 
 ALL_EVENTS_NAME = "All events"
+# Renders given without their gzipped body are compressed as the web would send them.
+GZIP_LEVEL = 6
 USER_AGENT_MAX = 300
 _KIND_ORDER = {FeedKind.ALL: 0, FeedKind.CALENDAR: 1, FeedKind.STAFF: 2}
 
@@ -272,14 +275,16 @@ def select_feed_version(conn: Connection, feed_id: int) -> int:
 
 
 def _render_from_row(row: AnyRow) -> FeedRender:
+    gzipped = bytes(row.body_gzip)
     return FeedRender(
         feed_id=row.feed_id,
         version=row.version,
         window_key=row.window_key,
-        body=bytes(row.body),
+        body=gzip.decompress(gzipped),
         etag=row.etag,
         rendered_at=row.rendered_at,
         privacy=Privacy(row.privacy) if row.privacy is not None else None,
+        gzipped=gzipped,
     )
 
 
@@ -317,6 +322,9 @@ def put_feed_render(conn: Connection, render: FeedRender) -> None:
     """Store a render, unless one of a newer version, or of this version and window, is
     stored already: whoever stored it first (the worker, an admin page) wins, and every
     process serves the same bytes with the same Last-Modified."""
+    gzipped = render.gzipped
+    if gzipped is None:
+        gzipped = gzip.compress(render.body, GZIP_LEVEL, mtime=0)
     statement = insert_or_merge(conn, feed_renders).values(
         feed_id=render.feed_id,
         version=render.version,
@@ -324,7 +332,8 @@ def put_feed_render(conn: Connection, render: FeedRender) -> None:
         etag=render.etag,
         rendered_at=render.rendered_at,
         privacy=render.privacy.value if render.privacy is not None else None,
-        body=render.body,
+        size=len(render.body),
+        body_gzip=gzipped,
     )
     conn.execute(
         statement.on_conflict_do_update(
@@ -335,7 +344,8 @@ def put_feed_render(conn: Connection, render: FeedRender) -> None:
                 "etag": statement.excluded.etag,
                 "rendered_at": statement.excluded.rendered_at,
                 "privacy": statement.excluded.privacy,
-                "body": statement.excluded.body,
+                "size": statement.excluded.size,
+                "body_gzip": statement.excluded.body_gzip,
             },
             where=or_(
                 feed_renders.c.version < statement.excluded.version,
@@ -372,8 +382,8 @@ def record_feed_fetch(
 
 
 def select_render_sizes(conn: Connection) -> dict[int, int]:
-    """Each cached render's size in bytes, measured by the database: no body leaves it."""
-    query = select(feed_renders.c.feed_id, func.length(feed_renders.c.body))
+    """Each stored render's size in bytes (uncompressed), without reading a body."""
+    query = select(feed_renders.c.feed_id, feed_renders.c.size)
     return {int(feed_id): int(size) for feed_id, size in conn.execute(query)}
 
 

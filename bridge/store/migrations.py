@@ -7,6 +7,7 @@ schema: append ``Migration(N + 1, ...)`` and bring ``tables.py`` to match.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     inspect,
@@ -365,11 +367,12 @@ def _v7_worker_lease(conn: Connection) -> None:
 
 
 def _v8_feed_engine(conn: Connection) -> None:
-    # Stored renders get their head (ETag, time, privacy) before the body, so a feed fetch
-    # reads it without touching the body. A render of the feed's current version shows the
-    # feed's privacy; an older one may show more than the feed now allows: marked unknown.
+    # Stored renders get their head (ETag, time, privacy, size) before the body, so a feed
+    # fetch reads it without touching the body, and keep the body gzipped. A render of the
+    # feed's current version shows the feed's privacy; an older one may show more than the
+    # feed now allows: marked unknown.
     m = MetaData()
-    Table(
+    renders = Table(
         "feed_renders_v8",
         m,
         Column("feed_id", Integer, primary_key=True, autoincrement=False),
@@ -378,20 +381,38 @@ def _v8_feed_engine(conn: Connection) -> None:
         Column("etag", Text, nullable=False),
         Column("rendered_at", DateTime(timezone=True), nullable=False),
         Column("privacy", String(16)),
-        Column("body", LargeBinary, nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("body_gzip", LargeBinary, nullable=False),
         ForeignKeyConstraint(["feed_id"], ["feeds.feed_id"], ondelete="CASCADE"),
     )
     Table("feeds", m, Column("feed_id", Integer, primary_key=True))
-    m.create_all(conn, tables=[m.tables["feed_renders_v8"]])
-    conn.execute(
+    m.create_all(conn, tables=[renders])
+    old = conn.execute(
         text(
-            "INSERT INTO feed_renders_v8"
-            " (feed_id, version, window_key, etag, rendered_at, privacy, body)"
-            " SELECT r.feed_id, r.version, r.window_key, r.etag, r.rendered_at,"
-            " CASE WHEN r.version = f.version THEN f.privacy END, r.body"
+            "SELECT r.feed_id, r.version, r.window_key, r.etag, r.rendered_at,"
+            " CASE WHEN r.version = f.version THEN f.privacy END AS privacy, r.body"
             " FROM feed_renders r JOIN feeds f ON f.feed_id = r.feed_id"
         )
-    )
+    ).all()
+    # Times as the database handed them out (text on SQLite), written back the same way.
+    insert = text(
+        "INSERT INTO feed_renders_v8"
+        " (feed_id, version, window_key, etag, rendered_at, privacy, size, body_gzip)"
+        " VALUES (:feed_id, :version, :window_key, :etag, :rendered_at, :privacy, :size, :body)"
+    ).bindparams(bindparam("body", type_=LargeBinary))
+    for row in old:
+        body = bytes(row.body)
+        conn.execute(
+            insert,
+            {
+                **{key: getattr(row, key) for key in ("feed_id", "version", "window_key")},
+                "etag": row.etag,
+                "rendered_at": row.rendered_at,
+                "privacy": row.privacy,
+                "size": len(body),
+                "body": gzip.compress(body, 6, mtime=0),
+            },
+        )
     conn.execute(text("DROP TABLE feed_renders"))
     conn.execute(text("ALTER TABLE feed_renders_v8 RENAME TO feed_renders"))
     # A feed render reads every event's id, sequence and stamps in feed order: from this

@@ -42,6 +42,9 @@ class FeedRender:
     etag: str
     rendered_at: datetime
     privacy: Privacy | None = None  # what it shows; None: unknown (stored before migration 8)
+    # The body gzipped, as the store keeps it and gzip-accepting clients get it; a render
+    # given to the store without it is compressed there.
+    gzipped: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ FEED_RULE = "/feeds/<token>/<name>.ics"
 # "no-cache" makes the client's own copy revalidate on every fetch, which costs a 304 (one
 # small store read) when nothing changed, and a 404 once the URL was rotated.
 CACHE_CONTROL = "private, no-cache"
-GZIP_LEVEL = 6
 # Renders each web process keeps, by feed; bounded in bytes, since one feed can be 2 MB. A
 # fetch whose feed's stored ETag matches the one held here reads no body from the store.
 RENDER_CACHE_BYTES = 64_000_000
@@ -58,9 +57,6 @@ LAST_RESORT_EVENTS = 10_000
 # the feed now allows (a feed just switched to "busy" is never served its "full" render).
 _SHOWN = {Privacy.BUSY: 0, Privacy.LIMITED: 1, Privacy.FULL: 2}
 _PLAIN_GZIP_ASKS = frozenset({"gzip", "gzip, deflate", "gzip, deflate, br", "gzip,deflate"})
-# Compressed bodies, by ETag (content-addressed: never stale). Compressing a 2 MB feed takes
-# about 9 ms (bench/feeds.py).
-GZIP_CACHE_BYTES = 16_000_000
 # A fetch is written at once unless its (feed, User-Agent) was written less than this ago.
 FETCH_WRITE_INTERVAL = timedelta(minutes=1)
 _MEMORY_EXTENSION = "trackops_bridge.feeds"
@@ -104,9 +100,6 @@ class BoundedCache(Generic[K, V]):
             self.size += size
             while self.size > self.max_bytes:
                 self.size -= self._entries.popitem(last=False)[1][1]
-
-
-_gzip_cache: BoundedCache[str, bytes] = BoundedCache(GZIP_CACHE_BYTES)
 
 
 @dataclass
@@ -173,10 +166,14 @@ class FetchLog:
 
 class _Prepared:
     """A stored render with what every answer from it repeats, worked out once: its ETags,
-    its Last-Modified as sent, its headers, and its gzipped body when first asked for."""
+    its Last-Modified as sent and its headers. Gzip-accepting clients get the gzipped body as
+    the store keeps it (the same bytes from every process, so its ETag holds across them)."""
 
     def __init__(self, render: FeedRender, slug: str) -> None:
         self.render = render
+        # Always there when read from the store; a render made here is compressed as stored.
+        self.gzipped = render.gzipped or gzip.compress(render.body, 6, mtime=0)
+        self.size = len(render.body) + len(self.gzipped)
         self.etag = render.etag
         # Each encoding is its own representation and needs its own strong ETag; either one
         # validates a conditional request, since both carry the same calendar.
@@ -206,7 +203,7 @@ class _Prepared:
         }
 
     def body(self, is_gzip: bool) -> bytes:
-        return _gzipped(self.render) if is_gzip else self.render.body
+        return self.gzipped if is_gzip else self.render.body
 
 
 @dataclass
@@ -250,7 +247,7 @@ def _servable(store: Store, head: FeedHead, memory: _Memory) -> _Prepared | None
         if render is None or not _may_show(render.privacy, head.privacy):
             return None
         prepared = _Prepared(render, head.slug)
-        memory.renders.put(head.feed_id, prepared, len(render.body))
+        memory.renders.put(head.feed_id, prepared, prepared.size)
     return prepared
 
 
@@ -267,7 +264,7 @@ def _render_as_last_resort(store: Store, head: FeedHead, memory: _Memory) -> _Pr
     if render is None or not _may_show(render.privacy, head.privacy):
         return None
     prepared = _Prepared(render, head.slug)
-    memory.renders.put(head.feed_id, prepared, len(render.body))
+    memory.renders.put(head.feed_id, prepared, prepared.size)
     return prepared
 
 
@@ -313,14 +310,6 @@ def _accepts_gzip() -> bool:
     if header in _PLAIN_GZIP_ASKS:  # what calendar clients send, decided without parsing
         return True
     return request.accept_encodings.quality("gzip") > 0
-
-
-def _gzipped(render: FeedRender) -> bytes:
-    if (body := _gzip_cache.get(render.etag)) is None:
-        # mtime=0: the same bytes in every process, so the gzip ETag holds across them.
-        body = gzip.compress(render.body, GZIP_LEVEL, mtime=0)
-        _gzip_cache.put(render.etag, body, len(body))
-    return body
 
 
 def _is_not_modified(prepared: _Prepared) -> bool:
