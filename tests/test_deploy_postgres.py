@@ -83,7 +83,8 @@ def test_release_worker_and_web_share_only_postgresql(
         BRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         TRACKOPS_SUBDOMAIN="acme",
     )
-    worker_env = base_env(DATABASE_URL=url, BRIDGE_POLL_INTERVAL="30", **trackops)
+    # Polling every 2 s: it also drains the outbox at each pass, so the form entry goes soon.
+    worker_env = base_env(DATABASE_URL=url, BRIDGE_POLL_INTERVAL="2", **trackops)
 
     # The release step, as the Procfile runs it.
     migrated = subprocess.run(
