@@ -296,6 +296,12 @@ def render_after_pass(engine: FeedEngine) -> None:
         return
     if result.rendered or result.failed:
         log.info("%s", result.summary())
+    if result.rendered:
+        # The blocks kept are long-lived and acyclic: out of the collector's sight, no later
+        # collection walks them (one in the middle of a render after one change cost it about
+        # a tenth of a second at 50,000 events). Cyclic garbage is collected first, not frozen.
+        gc.collect()
+        gc.freeze()
 
 
 class _Reference:
