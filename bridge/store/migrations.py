@@ -467,6 +467,29 @@ def _v9_push_destinations(conn: Connection) -> None:
     m.create_all(conn, tables=[m.tables["push_destinations"], m.tables["push_objects"]])
 
 
+def _v12_admin_pages(conn: Connection) -> None:
+    # When each client first fetched a feed (its usual interval is the span over its count, so
+    # a client that stopped can be told from a slow one), and the events page's filters by
+    # case and calendar in date order from an index rather than a scan of every event.
+    _add_columns(conn, "feed_fetches", Column("first_fetched_at", DateTime(timezone=True)))
+    conn.execute(text("CREATE INDEX ix_events_case_start ON events (case_id, start_at)"))
+    conn.execute(text("CREATE INDEX ix_events_calendar_start ON events (calendar_id, start_at)"))
+
+
+def _v13_request_hours(conn: Connection) -> None:
+    # Requests to Trackops and the failed ones, per UTC hour: the dashboard's 24 h chart.
+    m = MetaData()
+    Table(
+        "request_hours",
+        m,
+        Column("hour_start", DateTime(timezone=True), primary_key=True),
+        Column("requests", BigInteger, nullable=False),
+        Column("errors", BigInteger, nullable=False),
+        Column("rate_limited", BigInteger, nullable=False),
+    )
+    m.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -481,8 +504,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "push destinations: CalDAV calendars per feed and what each holds", _v9_push_destinations
     ),
+    Migration(
+        12, "admin pages: first fetch per client; events by case and calendar", _v12_admin_pages
+    ),
+    Migration(13, "requests to Trackops per hour, for the dashboard", _v13_request_hours),
 )
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 # The bookkeeping table never changes shape, so it sits outside the numbered steps.
 _bookkeeping = MetaData()

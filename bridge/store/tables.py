@@ -104,6 +104,9 @@ events = Table(
         sqlite_where=text("deleted_at IS NULL"),
         postgresql_where=text("deleted_at IS NULL"),
     ),
+    # The events page's filters, in date order (migration 12).
+    Index("ix_events_case_start", "case_id", "start_at"),
+    Index("ix_events_calendar_start", "calendar_id", "start_at"),
 )
 
 event_staff = Table(
@@ -217,6 +220,17 @@ feed_fetches = Table(
     Column("user_agent", String(300), primary_key=True),
     Column("last_fetched_at", UTCDateTime, nullable=False),
     Column("fetch_count", BigInteger, nullable=False),
+    Column("first_fetched_at", UTCDateTime),  # NULL: first fetched before migration 12
+)
+
+# Requests to Trackops per UTC hour, and how many failed (the dashboard's chart; migration 13).
+request_hours = Table(
+    "request_hours",
+    metadata,
+    Column("hour_start", UTCDateTime, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("rate_limited", BigInteger, nullable=False),
 )
 
 login_failures = Table(
