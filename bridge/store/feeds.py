@@ -368,6 +368,7 @@ def record_feed_fetch(
         user_agent=user_agent[:USER_AGENT_MAX],
         last_fetched_at=at,
         fetch_count=count,
+        first_fetched_at=at,  # kept from the first write on: the conflict update leaves it
     )
     stored, given = feed_fetches.c.last_fetched_at, statement.excluded.last_fetched_at
     conn.execute(
@@ -422,6 +423,7 @@ def select_feed_fetches(conn: Connection, feed_id: int) -> list[FeedFetch]:
             user_agent=row.user_agent,
             last_fetched_at=row.last_fetched_at,
             fetch_count=row.fetch_count,
+            first_fetched_at=row.first_fetched_at,
         )
         for row in conn.execute(query)
     ]

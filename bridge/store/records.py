@@ -91,6 +91,15 @@ class FeedFetch:
     user_agent: str
     last_fetched_at: datetime
     fetch_count: int
+    first_fetched_at: datetime | None = None  # None: first fetched before migration 12
+
+    @property
+    def usual_interval(self) -> timedelta | None:
+        """The mean time between its fetches; None until it has fetched twice since the first
+        fetch was recorded."""
+        if self.first_fetched_at is None or self.fetch_count < 2:
+            return None
+        return (self.last_fetched_at - self.first_fetched_at) / (self.fetch_count - 1)
 
 
 # The worker beats before and after every pass; one that hasn't for three poll intervals is

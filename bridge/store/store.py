@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +21,7 @@ from bridge.store import delivery as delivery_rows
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
 from bridge.store import outbox as outbox_rows
+from bridge.store import overview as overview_rows
 from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
@@ -39,6 +40,7 @@ from bridge.store.outbox import (
     QueueResult,
     Upload,
 )
+from bridge.store.overview import EventQuery, HourCount, ListedEvent
 from bridge.store.problems import ProblemCounts, RecordProblem
 from bridge.store.records import (
     ChangeCounts,
@@ -388,6 +390,42 @@ class Store:
         """Each cached render's size in bytes, by feed id, without reading the bodies."""
         with self._transaction(write=False) as conn:
             return feed_rows.select_render_sizes(conn)
+
+    # -- the admin pages' overviews --------------------------------------------------------
+
+    def search_events(
+        self, query: EventQuery, *, limit: int, offset: int = 0
+    ) -> tuple[list[ListedEvent], int]:
+        """One page of live events matching ``query`` (by start), and how many match."""
+        with self._transaction(write=False) as conn:
+            return overview_rows.search_events(conn, query, limit=limit, offset=offset)
+
+    def feed_window(
+        self, feed: Feed, ending_after: datetime, starting_before: datetime, limit: int
+    ) -> list[int]:
+        """Ids of the feed's live events overlapping the window, in feed order."""
+        with self._transaction(write=False) as conn:
+            return overview_rows.select_feed_window(
+                conn, feed, ending_after, starting_before, limit
+            )
+
+    def count_calendar_events(self) -> dict[int, int]:
+        """Live events per calendar id."""
+        with self._transaction(write=False) as conn:
+            return overview_rows.count_calendar_events(conn)
+
+    def record_request_hour(
+        self, at: datetime, requests: int, errors: int, rate_limited: int
+    ) -> None:
+        """Add requests to Trackops (and how many failed) to the tally of ``at``'s UTC hour."""
+        hour_start = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        with self._transaction(write=True) as conn:
+            overview_rows.add_request_hour(conn, hour_start, requests, errors, rate_limited)
+
+    def request_hours(self, since: datetime) -> list[HourCount]:
+        """The hourly tallies from ``since`` on, oldest first (hours without requests absent)."""
+        with self._transaction(write=False) as conn:
+            return overview_rows.select_request_hours(conn, since)
 
     # -- admin login throttle --------------------------------------------------------------
 
