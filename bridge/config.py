@@ -217,6 +217,13 @@ class Settings:
         convert=_zone,
         expects="an IANA time zone name such as America/Denver",
     )
+    admin_timezone: str | None = _setting(
+        "BRIDGE_ADMIN_TIMEZONE",
+        "IANA zone the admin pages show times in (default: BRIDGE_DEFAULT_TIMEZONE).",
+        default=None,
+        convert=_zone,
+        expects="an IANA time zone name such as Europe/London",
+    )
     feed_past_days: int = _setting(
         "BRIDGE_FEED_PAST_DAYS",
         "Days of past events the feeds keep (all future events are always in).",
@@ -282,6 +289,11 @@ class Settings:
         if self.trackops_subdomain:
             return f"https://{self.trackops_subdomain}.viewcases.com/api/v1"
         return ""
+
+    @property
+    def admin_zone(self) -> str:
+        """The zone the admin pages show times in."""
+        return self.admin_timezone or self.default_timezone
 
     @property
     def account(self) -> str:
@@ -381,7 +393,7 @@ def _check_urls(settings: Settings) -> None:
                 "TRACKOPS_BASE_URL: expected a URL without a user or password in it; put the "
                 "login in TRACKOPS_USERNAME and the token in TRACKOPS_API_TOKEN"
             )
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
             raise ConfigError(
                 f"TRACKOPS_BASE_URL: expected an https:// URL (Trackops is SSL-only; plain "
                 f"http is allowed only for a loopback sandbox), got {base!r}"
@@ -402,7 +414,8 @@ def _check_urls(settings: Settings) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
     if host == "localhost":
         return True
     try:
