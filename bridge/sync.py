@@ -382,7 +382,10 @@ class Syncer:
         plan = plan_upserts(events, self.store.event_digests(e.event_id for e in events))
         result.unchanged += plan.unchanged
         if plan.upserts:
-            counts = self.store.apply_event_changes(plan.upserts, [], self.clock())
+            # A first full pull is the bridge learning what exists, not news for webhooks.
+            counts = self.store.apply_event_changes(
+                plan.upserts, [], self.clock(), announce=not result.full
+            )
             result.inserted += counts.inserted
             result.updated += counts.updated + counts.undeleted
 

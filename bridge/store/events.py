@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from bridge.models import Address, Case, Event, Feed, FeedEvent, FeedKind
+from bridge.store import webhooks as webhook_rows
 from bridge.store.feeds import bump_feed_versions
 from bridge.store.records import ChangeCounts, EventDigest, FeedRow
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
@@ -92,12 +93,19 @@ def select_event_digests(conn: Connection, event_ids: Iterable[int]) -> dict[int
 
 
 def apply_event_changes(
-    conn: Connection, upserts: Sequence[Event], tombstones: Sequence[int], at: datetime
+    conn: Connection,
+    upserts: Sequence[Event],
+    tombstones: Sequence[int],
+    at: datetime,
+    *,
+    announce: bool = True,
 ) -> ChangeCounts:
     """Insert, update, undelete and tombstone events, and bump the versions of affected feeds.
 
     Runs inside the caller's transaction. An event listed twice in ``upserts`` counts once
     (the last wins); an id both upserted and tombstoned is a planning bug and raises ValueError.
+    With ``announce``, the changes are queued for webhook subscribers in the same transaction
+    (a first full pull passes False: the bridge learning what exists is no news).
     """
     latest = {event.event_id: event for event in upserts}
     dead = set(tombstones)
@@ -164,6 +172,12 @@ def apply_event_changes(
         if row.calendar_id is not None:
             touched_calendars.add(row.calendar_id)
 
+    created = [row["event_id"] for row in inserts]
+    changed = [row["b_event_id"] for row in updates]
+    gone = [event_id for event_id, _ in deleted_events]
+    watched = announce and webhook_rows.has_event_subscribers(conn)
+    before = _by_id(select_feed_events_by_id(conn, [*changed, *gone])) if watched else {}
+
     if inserts:
         conn.execute(events.insert(), inserts)
     if updates:
@@ -187,6 +201,18 @@ def apply_event_changes(
         bump_feed_versions(
             conn, calendar_ids=touched_calendars, staff_ids=touched_staff, include_all=True
         )
+    if watched:
+        after = _by_id(select_feed_events_by_id(conn, [*created, *changed]))
+        revived = {event_id for event_id in changed if existing[event_id].deleted_at is not None}
+        news = [webhook_rows.EventChange("event.created", None, after[i]) for i in created]
+        news += [
+            webhook_rows.EventChange("event.created", None, after[i])
+            if i in revived
+            else webhook_rows.EventChange("event.updated", before[i], after[i])
+            for i in changed
+        ]
+        news += [webhook_rows.EventChange("event.deleted", before[i], None) for i in gone]
+        webhook_rows.queue_event_messages(conn, news, at)
     return ChangeCounts(
         inserted=counts["inserted"],
         updated=counts["updated"],
@@ -195,6 +221,10 @@ def apply_event_changes(
         undeleted=counts["undeleted"],
         deleted_events=deleted_events,
     )
+
+
+def _by_id(items: Iterable[FeedEvent]) -> dict[int, FeedEvent]:
+    return {item.event.event_id: item for item in items}
 
 
 def _select_existing(conn: Connection, event_ids: Iterable[int]) -> dict[int, AnyRow]:

@@ -490,6 +490,73 @@ def _v13_request_hours(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v10_webhooks(conn: Connection) -> None:
+    # Webhook subscriptions and their durable queue (bridge.store.webhooks).
+    m = MetaData()
+    Table(
+        "webhook_subscriptions",
+        m,
+        Column("subscription_id", Integer, primary_key=True, autoincrement=True),
+        Column("url", Text, nullable=False),
+        Column("secret", Text, nullable=False),
+        Column("event_types", Text, nullable=False),
+        Column("calendar_id", BigInteger),
+        Column("staff_id", BigInteger),
+        Column("privacy", String(16), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("disabled_reason", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("last_success_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Column("last_error_at", DateTime(timezone=True)),
+        CheckConstraint("state IN ('active', 'disabled')", name="ck_webhook_subscriptions_state"),
+    )
+    Table(
+        "webhook_messages",
+        m,
+        Column("message_id", String(40), primary_key=True, autoincrement=False),
+        Column("event_type", String(32), nullable=False),
+        Column("subject_key", Text, nullable=False, index=True),
+        Column("facts", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "webhook_deliveries",
+        m,
+        Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+        Column(
+            "subscription_id",
+            Integer,
+            ForeignKey("webhook_subscriptions.subscription_id"),
+            nullable=False,
+        ),
+        Column(
+            "message_id",
+            String(40),
+            ForeignKey("webhook_messages.message_id"),
+            nullable=False,
+            index=True,
+        ),
+        Column("subject_key", Text, nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+        Column("window_started_at", DateTime(timezone=True), nullable=False),
+        Column("claimed_by", Text),
+        Column("claimed_at", DateTime(timezone=True)),
+        Column("last_attempt_at", DateTime(timezone=True)),
+        Column("last_status", Integer),
+        Column("last_error", Text),
+        Column("delivered_at", DateTime(timezone=True)),
+        CheckConstraint(
+            "state IN ('pending', 'delivered', 'failed')", name="ck_webhook_deliveries_state"
+        ),
+        Index("ix_webhook_deliveries_order", "subscription_id", "subject_key", "delivery_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+    m.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -504,6 +571,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "push destinations: CalDAV calendars per feed and what each holds", _v9_push_destinations
     ),
+    Migration(10, "webhooks: subscriptions, messages and their delivery queue", _v10_webhooks),
     Migration(
         12, "admin pages: first fetch per client; events by case and calendar", _v12_admin_pages
     ),

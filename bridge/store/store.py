@@ -25,6 +25,7 @@ from bridge.store import overview as overview_rows
 from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
+from bridge.store import webhooks as webhook_rows
 from bridge.store.delivery import Destination, PushedObject
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.errors import SchemaOutOfDate
@@ -53,6 +54,7 @@ from bridge.store.records import (
     SyncState,
 )
 from bridge.store.tables import cases, staff, subjects
+from bridge.store.webhooks import Delivery, DueDelivery, Subscription
 
 
 def open_store(url: str, *, busy_timeout_ms: int = 5000) -> Store:
@@ -123,11 +125,16 @@ class Store:
             return event_rows.select_event_digests(conn, event_ids)
 
     def apply_event_changes(
-        self, upserts: Sequence[Event], tombstones: Sequence[int], at: datetime
+        self,
+        upserts: Sequence[Event],
+        tombstones: Sequence[int],
+        at: datetime,
+        *,
+        announce: bool = True,
     ) -> ChangeCounts:
         """Apply one sync plan in one transaction; see ``events.apply_event_changes``."""
         with self._transaction(write=True) as conn:
-            return event_rows.apply_event_changes(conn, upserts, tombstones, at)
+            return event_rows.apply_event_changes(conn, upserts, tombstones, at, announce=announce)
 
     def live_event_ids(self, ending_after: datetime) -> set[int]:
         with self._transaction(write=False) as conn:
@@ -547,7 +554,9 @@ class Store:
     def mark_item_sent(self, item_id: int, event: Event, at: datetime) -> OutboxItem:
         """Record the created event on the item and put it in the mirror, in one transaction."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.mark_item_sent(conn, item_id, event, at)
+            item = outbox_rows.mark_item_sent(conn, item_id, event, at)
+            webhook_rows.queue_batch_finished(conn, item.batch_id, at)
+            return item
 
     def mark_item_failed(
         self,
@@ -558,7 +567,9 @@ class Store:
     ) -> OutboxItem:
         """Trackops refused the item: keep its message and per-field problems."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.mark_item_failed(conn, item_id, error, field_errors, at)
+            item = outbox_rows.mark_item_failed(conn, item_id, error, field_errors, at)
+            webhook_rows.queue_batch_finished(conn, item.batch_id, at)
+            return item
 
     def mark_item_unknown(self, item_id: int, error: str, at: datetime) -> OutboxItem:
         """The send got no clear answer: check Trackops before sending it again."""
@@ -684,4 +695,128 @@ class Store:
                 error=error,
                 backlog=backlog,
                 next_attempt_at=next_attempt_at,
+            )
+
+    # -- webhooks (bridge.delivery.webhooks; see ``webhooks``) -------------------------------
+
+    def add_subscription(
+        self,
+        url: str,
+        secret: str,
+        at: datetime,
+        *,
+        event_types: Sequence[str],
+        calendar_id: int | None = None,
+        staff_id: int | None = None,
+        privacy: Privacy = Privacy.LIMITED,
+    ) -> Subscription:
+        """A webhook subscription; it receives the changes made from now on."""
+        with self._transaction(write=True) as conn:
+            subscription_id = webhook_rows.insert_subscription(
+                conn,
+                url=url,
+                secret=secret,
+                event_types=event_types,
+                calendar_id=calendar_id,
+                staff_id=staff_id,
+                privacy=privacy,
+                at=at,
+            )
+            return webhook_rows.select_subscription(conn, subscription_id)
+
+    def list_subscriptions(self) -> list[Subscription]:
+        """Every subscription, with its backlog and failed counts."""
+        with self._transaction(write=False) as conn:
+            return webhook_rows.select_subscriptions(conn)
+
+    def get_subscription(self, subscription_id: int) -> Subscription:
+        """The subscription (NotFound if unknown)."""
+        with self._transaction(write=False) as conn:
+            return webhook_rows.select_subscription(conn, subscription_id)
+
+    def remove_subscription(self, subscription_id: int) -> None:
+        """Forget the subscription and its deliveries (NotFound if unknown)."""
+        with self._transaction(write=True) as conn:
+            webhook_rows.delete_subscription(conn, subscription_id)
+
+    def disable_subscription(self, subscription_id: int, reason: str, at: datetime) -> None:
+        with self._transaction(write=True) as conn:
+            webhook_rows.disable_subscription(conn, subscription_id, reason, at)
+
+    def claim_due_deliveries(
+        self,
+        now: datetime,
+        holder: str,
+        *,
+        skip_subscriptions: Iterable[int] = (),
+        limit: int = 50,
+    ) -> list[DueDelivery]:
+        """Claim the deliveries due at ``now`` whose earlier ones (per event) are done."""
+        with self._transaction(write=True) as conn:
+            return webhook_rows.claim_due_deliveries(
+                conn, now, holder, skip_subscriptions=skip_subscriptions, limit=limit
+            )
+
+    def record_delivered(self, delivery_id: int, at: datetime, status: int) -> None:
+        with self._transaction(write=True) as conn:
+            webhook_rows.record_delivered(conn, delivery_id, at, status)
+
+    def record_failed_attempt(
+        self,
+        delivery_id: int,
+        at: datetime,
+        *,
+        status: int | None,
+        error: str,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Retry at ``next_attempt_at``; None: give up (failed, replayable)."""
+        with self._transaction(write=True) as conn:
+            webhook_rows.record_failed_attempt(
+                conn, delivery_id, at, status=status, error=error, next_attempt_at=next_attempt_at
+            )
+
+    def release_delivery_claims(self, delivery_ids: Sequence[int]) -> None:
+        with self._transaction(write=True) as conn:
+            webhook_rows.release_claims(conn, delivery_ids)
+
+    def next_delivery_due_at(self, holder: str) -> datetime | None:
+        with self._transaction(write=False) as conn:
+            return webhook_rows.next_due_at(conn, holder)
+
+    def list_deliveries(
+        self,
+        *,
+        subscription_id: int | None = None,
+        states: Iterable[str] | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        """The newest deliveries first: the delivery log."""
+        with self._transaction(write=False) as conn:
+            return webhook_rows.select_deliveries(
+                conn, subscription_id=subscription_id, states=states, limit=limit
+            )
+
+    def get_delivery(self, delivery_id: int) -> Delivery:
+        """The delivery (NotFound if unknown)."""
+        with self._transaction(write=False) as conn:
+            return webhook_rows.select_delivery(conn, delivery_id)
+
+    def replay_deliveries(
+        self,
+        at: datetime,
+        *,
+        delivery_id: int | None = None,
+        subscription_id: int | None = None,
+    ) -> int:
+        """Queue failed deliveries again, same message id (NotFound for an unknown id)."""
+        with self._transaction(write=True) as conn:
+            return webhook_rows.replay_deliveries(
+                conn, at, delivery_id=delivery_id, subscription_id=subscription_id
+            )
+
+    def prune_deliveries(self, *, delivered_before: datetime, failed_before: datetime) -> int:
+        with self._transaction(write=True) as conn:
+            return webhook_rows.prune_deliveries(
+                conn, delivered_before=delivered_before, failed_before=failed_before
             )

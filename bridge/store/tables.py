@@ -377,3 +377,71 @@ push_objects = Table(
     Column("content_hash", String(64), nullable=False),
     Column("pushed_at", UTCDateTime, nullable=False),
 )
+
+# Receivers of signed webhooks (bridge.delivery.webhooks); the secret signs, never shown again.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("subscription_id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),  # whsec_...: the worker signs with it
+    Column("event_types", Text, nullable=False),  # comma-separated, e.g. event.created,...
+    Column("calendar_id", BigInteger),  # only this calendar's events, when set
+    Column("staff_id", BigInteger),  # only this staff member's events, when set
+    Column("privacy", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("disabled_reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    CheckConstraint("state IN ('active', 'disabled')", name="ck_webhook_subscriptions_state"),
+)
+
+# One per change some subscription wanted: the webhook-id and the facts every body is made from.
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("message_id", String(40), primary_key=True, autoincrement=False),
+    Column("event_type", String(32), nullable=False),
+    Column("subject_key", Text, nullable=False, index=True),  # event:123, batch:4
+    Column("facts", Text, nullable=False),  # JSON
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A message on its way to one subscription: the durable queue the worker sends from.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("webhook_subscriptions.subscription_id"),
+        nullable=False,
+    ),
+    Column(
+        "message_id",
+        String(40),
+        ForeignKey("webhook_messages.message_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("subject_key", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("window_started_at", UTCDateTime, nullable=False),  # retries end a window after
+    Column("claimed_by", Text),  # the worker sending it now
+    Column("claimed_at", UTCDateTime),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    CheckConstraint(
+        "state IN ('pending', 'delivered', 'failed')", name="ck_webhook_deliveries_state"
+    ),
+    # Order per event: what waits for an earlier delivery of the same subject is found here.
+    Index("ix_webhook_deliveries_order", "subscription_id", "subject_key", "delivery_id"),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+)
