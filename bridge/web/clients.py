@@ -1,13 +1,16 @@
 """Calendar clients: how each subscribes to a feed URL, how often it refreshes, how it names itself.
 
-Entry points: ``subscribe_links(url, name)`` for the feed page's buttons and ``client_family()``
-to turn a fetch's User-Agent into the name a person recognises ("Google Calendar").
+Entry points: ``subscribe_links(url, name)`` for the feed page's buttons, ``subscribe_qr_svg()``
+for a phone's camera, and ``client_family()`` to turn a fetch's User-Agent into the name a
+person recognises ("Google Calendar").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+import segno
 
 UA_SHOWN_MAX = 80
 
@@ -17,6 +20,8 @@ class SubscribeLink:
     client: str
     href: str
     refresh: str  # how long the client takes to show a change, in words
+    # Fetched by the service's own servers, not this machine: a loopback URL never works there.
+    is_fetched_remotely: bool = True
 
 
 def webcal_url(url: str) -> str:
@@ -48,6 +53,7 @@ def subscribe_links(url: str, name: str) -> list[SubscribeLink]:
             "Apple Calendar or Outlook desktop",
             webcal,
             "as set in the subscription (Apple: every 5 minutes to weekly; Outlook: hours)",
+            is_fetched_remotely=False,
         ),
     ]
 
@@ -58,7 +64,15 @@ _FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Outlook", ("microsoft outlook", "exchange", "microsoft office", "outlook")),
     ("Apple Calendar", ("calendaragent", "dataaccessd", "ios/", "macos/", "mac os x/")),
     ("Thunderbird", ("thunderbird",)),
+    ("khal/vdirsyncer", ("vdirsyncer", "khal")),
 )
+KNOWN_FAMILIES = frozenset(family for family, _ in _FAMILIES)
+
+
+def subscribe_qr_svg(url: str) -> str:
+    """An inline SVG QR code of the feed's webcal:// URL: a phone's camera opens it in its
+    calendar app. segno writes QR codes to the standard, in pure Python, as SVG text."""
+    return str(segno.make(webcal_url(url), error="m").svg_inline(scale=4, title="Subscribe"))
 
 
 def client_family(user_agent: str) -> str:

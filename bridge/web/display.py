@@ -7,8 +7,11 @@ UTC time sits beside it for anyone matching it against a log.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask
+
+from bridge.web.context import current_settings
 
 
 def describe_age(age: timedelta) -> str:
@@ -35,6 +38,13 @@ def utc_time(when: datetime | None) -> str:
     return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def admin_time(when: datetime | None) -> str:
+    """A time in the admin's zone (BRIDGE_ADMIN_TIMEZONE), with the zone's abbreviation."""
+    if when is None:
+        return "never"
+    return f"{when.astimezone(ZoneInfo(current_settings().admin_zone)):%a %d %b %Y %H:%M %Z}"
+
+
 def file_size(size: int) -> str:
     if size < 1000:
         return f"{size} bytes"
@@ -46,4 +56,5 @@ def file_size(size: int) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(ago)
     app.add_template_filter(utc_time)
+    app.add_template_filter(admin_time)
     app.add_template_filter(file_size)
