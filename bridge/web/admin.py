@@ -17,8 +17,9 @@ from bridge.delivery.caldav import display_url
 from bridge.feeds import FEED_SIZE_WARNING_BYTES, zoneless_zone
 from bridge.models import Calendar, Feed, FeedKind, Privacy
 from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
-from bridge.web.clients import client_family, subscribe_links
+from bridge.web.clients import subscribe_links
 from bridge.web.context import current_settings, current_store
+from bridge.web.feed_preview import feed_page_context
 from bridge.web.feeds import feed_url, render_now
 from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
 
@@ -140,15 +141,13 @@ def _feed_form(found: Feed) -> FormInput:
 def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Page:
     settings = current_settings()
     url = feed_url(settings.public_url, found)
-    fetches = [
-        (client_family(f.user_agent), f) for f in current_store().feed_fetches(found.feed_id)
-    ]
     page = render_template(
         "feed.html",
         feed=found,
         url=url,
         links=subscribe_links(url, found.name),
-        fetches=fetches,
+        # The preview (?view=week&week=...), its figures, subscribers, QR code.
+        **feed_page_context(found, url, request.args),
         destinations=[
             (display_url(d.url), d) for d in current_store().list_destinations(found.feed_id)
         ],
