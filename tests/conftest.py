@@ -14,8 +14,9 @@ from bridge.sandbox.server import SandboxServer
 from bridge.store import Store, open_store
 from bridge.trackops.client import TrackopsClient
 
-# The web tests' app, client and login fixtures, in one module beside their helpers.
-pytest_plugins = ["tests.web_support"]
+# The web tests' app, client and login fixtures, in one module beside their helpers; the browser
+# suite's (the bridge's processes and Chromium, started only for a test that asks for them).
+pytest_plugins = ["tests.web_support", "tests.support.browser"]
 
 # Most tests run sandbox and client far above Trackops' 1 request/s; only tests marked
 # `pacing` run at the real limit.

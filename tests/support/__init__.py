@@ -1,0 +1,1 @@
+"""Helpers shared by several test modules (fixtures and the parts they start)."""
