@@ -17,10 +17,10 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test check lint clients browser bench clean
 
-$(READY): pyproject.toml
+$(READY): pyproject.toml trackops_sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./trackops_sandbox -e '.[dev,demo]'
 	touch $(READY)
 
 $(CLIENTS_READY): tests/clients/requirements.txt

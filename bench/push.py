@@ -21,15 +21,15 @@ import icalendar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.cli import build_worker
+from bridge.assembly import build_worker
 from bridge.config import load_settings
 from bridge.delivery.plan import object_name
 from bridge.feeds import feed_uid
 from bridge.models import FeedKind
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.server import SandboxServer
 from bridge.store import open_store
 from tests.caldav_servers import PASSWORD, USERNAME, Radicale
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.server import SandboxServer
 
 
 def wait_for(check, timeout: float, step: float = 0.05):  # type: ignore[no-untyped-def]

@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from bridge.sandbox.control import SandboxControl
 from bridge.store import open_store
 from bridge.sync import Syncer, SyncOptions
 from bridge.trackops.client import TrackopsClient, pages_needed
+from trackops_sandbox.control import SandboxControl
 
 USER, TOKEN = "bench", "bench-token"
 EVERYTHING = datetime(2000, 1, 1, tzinfo=UTC)

@@ -19,13 +19,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
+from bridge.assembly import build_worker, open_current_store
 from bridge.config import Settings
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging
-from bridge.sandbox.app import SandboxOptions
-from bridge.sandbox.server import SandboxServer
 from bridge.store import Store
+from bridge.web import create_app
+from bridge.web.feeds import feed_url
+
+if TYPE_CHECKING:
+    from trackops_sandbox import SandboxOptions
 
 DEMO_DIR = Path("var/demo")
 HOST = "127.0.0.1"
@@ -38,6 +44,19 @@ LOGIN_HINT = (
 
 class DemoError(BridgeError):
     """The demo cannot start here as asked; the message says what to run instead."""
+
+
+def require_sandbox() -> ModuleType:
+    """The simulated Trackops API, a development tool the product wheel leaves out."""
+    try:
+        import trackops_sandbox
+    except ImportError:
+        raise DemoError(
+            "the demo and `trackops-bridge sandbox` need the simulated Trackops API, which is "
+            "not installed here; from a checkout of this repository run: "
+            "pip install -e ./trackops_sandbox -e '.[demo]'  (make demo does it for you)"
+        ) from None
+    return trackops_sandbox
 
 
 def demo_settings(base_url: str, options: SandboxOptions, port: int, password: str) -> Settings:
@@ -146,11 +165,9 @@ def run_demo(*, port: int, events: int, echo: Callable[[str], None]) -> None:
 
 
 def _serve(*, port: int, events: int, echo: Callable[[str], None]) -> None:
-    from bridge.cli import build_worker, open_current_store
-    from bridge.web import create_app
-
-    options = SandboxOptions(events=events, rate_limit=1.0)
-    with SandboxServer(options) as sandbox:
+    sandbox_package = require_sandbox()
+    options = sandbox_package.SandboxOptions(events=events, rate_limit=1.0)
+    with sandbox_package.SandboxServer(options) as sandbox:
         # A fresh password each run, printed below: the demo only listens on 127.0.0.1.
         settings = demo_settings(sandbox.base_url, options, port, secrets.token_urlsafe(9))
         configure_logging(settings, to_stdout=True)
@@ -187,8 +204,6 @@ def _serve(*, port: int, events: int, echo: Callable[[str], None]) -> None:
 def _print_where_to_look(
     settings: Settings, store: Store, env_file: Path, echo: Callable[[str], None]
 ) -> None:
-    from bridge.web.feeds import feed_url
-
     feeds = store.list_feeds()
     echo("")
     echo(f"Admin pages: {settings.public_url}/   password: {settings.admin_password}")

@@ -13,7 +13,8 @@ import icalendar
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli import build_worker, main, open_current_store
+from bridge.assembly import build_worker, open_current_store
+from bridge.cli import main
 from bridge.config import load_settings
 from bridge.delivery import push_settings
 from bridge.delivery.caldav import read_wanted_objects

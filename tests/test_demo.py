@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +16,11 @@ import pytest
 
 from bridge import demo
 from bridge.demo import DemoError, demo_settings, require_free_port, write_cli_env
-from bridge.sandbox.options import SandboxOptions
 from bridge.store import open_store
 from bridge.web import app_context_of, create_app
 from tests.process_support import REPO, base_env, bridge
 from tests.test_store import SYNC_AT, make_event
+from trackops_sandbox.options import SandboxOptions
 
 
 @pytest.fixture
@@ -124,3 +125,13 @@ def test_the_demo_s_login_page_says_where_the_password_is(in_tmp: Path) -> None:
         assert "pw-demo-12" not in page
     finally:
         app_context_of(app).store.close()
+
+
+def test_without_the_sandbox_installed_the_demo_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The product wheel leaves the simulator out: an installation without the [demo] extra.
+    monkeypatch.setitem(sys.modules, "trackops_sandbox", None)
+    with pytest.raises(DemoError) as raised:
+        demo.require_sandbox()
+    assert "pip install -e ./trackops_sandbox -e '.[demo]'" in raised.value.describe()

@@ -30,14 +30,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from bridge.models import Feed, FeedKind, Privacy
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.server import SandboxServer
 from bridge.store import open_store
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
 from bridge.web.feeds import feed_path
 from tests.conftest import ANCHOR, make_client
 from tests.web_support import make_settings
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS_BIN = REPO / ".venv-clients" / "bin"

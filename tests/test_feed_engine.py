@@ -27,7 +27,6 @@ from bridge.config import Settings
 from bridge.feed_engine import FeedEngine, RenderOptions, render_options
 from bridge.feeds import BlockWriter, render_feed
 from bridge.models import Event, Feed, FeedKind, Privacy
-from bridge.sandbox.server import SandboxServer
 from bridge.store import Store, open_store
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
@@ -37,6 +36,7 @@ from bridge.web.feeds import feed_url
 from bridge.worker import Worker
 from tests.conftest import make_client
 from tests.web_support import make_settings
+from trackops_sandbox.server import SandboxServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

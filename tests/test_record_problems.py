@@ -18,7 +18,6 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.models import Privacy
-from bridge.sandbox.server import SandboxServer
 from bridge.store import Store
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
@@ -26,6 +25,7 @@ from bridge.web.feeds import feed_path
 from tests import test_store as store_contract
 from tests.conftest import make_client
 from tests.web_support import log_in, make_settings
+from trackops_sandbox.server import SandboxServer
 
 # The store contract's backends and fixtures: a fresh database per test, on PostgreSQL a
 # schema of its own in a session zone west of UTC.

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.sandbox import SandboxOptions, SandboxServer
 from tests.conftest import PINNED_ANCHOR
+from trackops_sandbox import SandboxOptions, SandboxServer
 
 Record = dict[str, Any]
 

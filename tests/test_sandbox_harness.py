@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.sandbox import SandboxOptions, SandboxServer
-from bridge.sandbox.server import startup_lines
 from tests.conftest import PINNED_ANCHOR
+from trackops_sandbox import SandboxOptions, SandboxServer
+from trackops_sandbox.server import startup_lines
 
 Record = dict[str, Any]
 

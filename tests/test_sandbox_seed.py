@@ -11,7 +11,7 @@ import httpx
 import pycountry
 import pytest
 
-from bridge.sandbox import SandboxOptions, SandboxServer
+from trackops_sandbox import SandboxOptions, SandboxServer
 
 ANCHOR = date(2026, 3, 15)
 KINDS = ("events", "cases", "subjects", "staff")

@@ -10,17 +10,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bridge.cli.app import (
+from bridge.assembly import (
     build_client,
     build_worker,
-    current_settings,
-    main,
     open_current_store,
-    progress_reporter,
-    reports_errors,
     store_slots,
     sync_options,
 )
+from bridge.cli.app import current_settings, main, progress_reporter, reports_errors
 from bridge.config import load_settings, settings_schema
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, render_after_pass, render_options
@@ -113,16 +110,18 @@ def sandbox(host: str, port: int, events: int, rate_limit: float, seed: int) -> 
     It accepts TRACKOPS_USERNAME / TRACKOPS_API_TOKEN when they are set, so one .env drives
     sandbox and bridge alike; otherwise it prints the demo credentials it accepts.
     """
-    from bridge.sandbox.app import SandboxOptions
-    from bridge.sandbox.server import serve_forever
+    from bridge.demo import require_sandbox
 
+    sandbox_package = require_sandbox()
     settings = load_settings()
-    options = SandboxOptions(events=events, rate_limit=rate_limit or None, seed=seed)
+    options = sandbox_package.SandboxOptions(
+        events=events, rate_limit=rate_limit or None, seed=seed
+    )
     if settings.trackops_username and settings.trackops_api_token:
         options = replace(
             options, username=settings.trackops_username, token=settings.trackops_api_token
         )
-    serve_forever(host, port, options)
+    sandbox_package.serve_forever(host, port, options)
 
 
 @main.command()

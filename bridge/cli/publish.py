@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli.app import current_settings, main, open_current_store, print_json, reports_errors
+from bridge.assembly import open_current_store
+from bridge.cli.app import current_settings, main, print_json, reports_errors
 
 
 @main.command()

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from bridge.cli.app import current_settings, main, open_current_store, print_json, reports_errors
+from bridge.assembly import open_current_store
+from bridge.cli.app import current_settings, main, print_json, reports_errors
 from bridge.delivery import push_settings
 from bridge.delivery.caldav import delete_pushed, display_url, push_destination
 from bridge.errors import BridgeError

@@ -8,7 +8,8 @@ Modules: ``text`` (RFC 5545 lines), ``zones`` (which zone, VTIMEZONE text, read-
 ``blocks`` (one event's VEVENT), ``assembly`` (header + VTIMEZONEs + blocks).
 """
 
-from bridge.feeds.assembly import (
+from bridge.feeds.blocks import BUSY_SUMMARY, EVENT_ID_PROPERTY, Block, BlockWriter, feed_uid
+from bridge.feeds.document import (
     FEED_SIZE_WARNING_BYTES,
     MIN_REFRESH_INTERVAL,
     PRODID,
@@ -17,7 +18,6 @@ from bridge.feeds.assembly import (
     render_feed,
     require_zone,
 )
-from bridge.feeds.blocks import BUSY_SUMMARY, EVENT_ID_PROPERTY, Block, BlockWriter, feed_uid
 from bridge.feeds.zones import ZoneTable, fallback_zone, known_zone, shown_zone, zoneless_zone
 
 __all__ = [

@@ -6,10 +6,8 @@ Entry points: ``create_app(settings)`` (the CLI's ``web`` and ``demo``, tests) a
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request
@@ -48,7 +46,8 @@ def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
         store.close()
         raise
 
-    app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
+    # static/: the stylesheet and the favicon, public (the login page needs them too).
+    app = Flask(__name__, static_folder="static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="bridge_session",
@@ -94,15 +93,6 @@ def create_app_from_env() -> Flask:
         raise AppImportError(error.describe()) from None
 
 
-def _template_folder() -> str:
-    """templates/ ships as the package bridge.templates; a source checkout that was never
-    installed has no such package, and the folder sits beside bridge/."""
-    spec = importlib.util.find_spec("bridge.templates")
-    if spec is not None and spec.submodule_search_locations:
-        return str(next(iter(spec.submodule_search_locations)))
-    return str(Path(__file__).resolve().parents[2] / "templates")
-
-
 def _csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -125,7 +115,7 @@ def _add_security_headers(response: Response) -> Response:
         script = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+            f"default-src 'none'; script-src {script}; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -49,7 +49,7 @@ def dashboard() -> str:
     store, settings = current_store(), current_settings()
     state = store.get_sync_state()
     return render_template(
-        "dashboard.html",
+        "admin/dashboard.html",
         state=state,
         is_heartbeat_stale=is_heartbeat_stale(state, settings),
         stale_after=heartbeat_stale_after(settings),
@@ -78,7 +78,7 @@ def feeds() -> str:
     store = current_store()
     last = store.last_fetches()
     rows = [(feed, last.get(feed.feed_id)) for feed in store.list_feeds()]
-    return render_template("feeds.html", rows=rows)
+    return render_template("admin/feeds.html", rows=rows)
 
 
 @bp.get("/admin/feeds/<int:feed_id>")
@@ -142,7 +142,7 @@ def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Pag
     settings = current_settings()
     url = feed_url(settings.public_url, found)
     page = render_template(
-        "feed.html",
+        "admin/feed.html",
         feed=found,
         url=url,
         links=subscribe_links(url, found.name),
@@ -199,7 +199,7 @@ def _render_calendars_page(failed: dict[int, FormInput], *, status: int = 200) -
         for calendar in current_store().list_calendars()
     ]
     page = render_template(
-        "calendars.html",
+        "admin/calendars.html",
         rows=rows,
         default_timezone=current_settings().default_timezone,
         zones=sorted(known_zones()),

@@ -26,7 +26,9 @@ from bridge.web.context import current_settings, current_store
 bp = Blueprint("auth", __name__)
 
 # The health checks too: a host probes them with no session (bridge.web.health).
-PUBLIC_ENDPOINTS = frozenset({"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez", "static"}
+)
 MAX_FAILURES = 5  # per client address, in FAILURE_WINDOW
 # Across every address: a guesser with many addresses gets this many tries per window, not five
 # per address. Reaching it pauses logins for everyone (the admin too) until failures age out.
@@ -74,7 +76,7 @@ def require_login() -> Response | tuple[str, int] | None:
         return None
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return render_template("session_ended.html"), 401
+    return render_template("auth/session_ended.html"), 401
 
 
 def is_local_path(target: str) -> bool:
@@ -103,7 +105,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         if is_logged_in():
             return redirect(next_target or url_for("admin.dashboard"))
-        return render_template("login.html", next=next_target, error=None)
+        return render_template("auth/login.html", next=next_target, error=None)
 
     store, client = current_store(), _client_key()
     # Counted as a failure before the password is looked at: parallel guesses can't all pass
@@ -118,7 +120,11 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     if not attempt.allowed:
         return _refused(attempt, next_target)
     if not _is_admin_password(request.form.get("password", ""), current_settings()):
-        return render_template("login.html", next=next_target, error="Wrong password."), 401, {}
+        return (
+            render_template("auth/login.html", next=next_target, error="Wrong password."),
+            401,
+            {},
+        )
 
     store.clear_login_failures(client)  # the reserved failure too
     version = store.admin_session_version()
@@ -141,7 +147,7 @@ def _refused(attempt: LoginAttempt, next_target: str) -> tuple[str, int, dict[st
         )
     else:
         error = f"Too many failed attempts from your address: try again in {wait}."
-    page = render_template("login.html", next=next_target, error=error)
+    page = render_template("auth/login.html", next=next_target, error=error)
     return page, 429, {"Retry-After": str(seconds)}
 
 

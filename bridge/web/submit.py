@@ -23,7 +23,7 @@ from flask import url_for as url_to
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from bridge.entries import COLUMNS, REQUIRED_COLUMNS, EntryOptions, csv_template, idempotency_key
+from bridge.entries import COLUMNS, REQUIRED_COLUMNS, EntryOptions, csv_template
 from bridge.store import OutboxItem
 from bridge.submissions import (
     BatchPreview,
@@ -33,6 +33,7 @@ from bridge.submissions import (
     directory_from_store,
     entry_options,
     find_earlier_copies,
+    idempotency_key,
     parse_file,
     preview_form,
     preview_parsed,
@@ -114,7 +115,7 @@ def _render_event_form(form: EventForm, *, status: int = 200) -> Page:
     options = entry_options(current_settings())
     country = form.values.get("country") or options.default_country
     page = render_template(
-        "event_form.html",
+        "submit/event_form.html",
         form=form,
         labels=LABELS,
         choices=choices,
@@ -296,7 +297,7 @@ def _render_preview(
 ) -> Page:
     earlier = find_earlier_copies(current_store(), preview)
     page = render_template(
-        "preview.html",
+        "submit/preview.html",
         preview=preview,
         rows=preview_rows(preview, _names()),
         upload_id=upload_id,
@@ -325,7 +326,7 @@ def _render_upload_form(
 ) -> Page:
     options = entry_options(current_settings())
     page = render_template(
-        "upload.html",
+        "submit/upload.html",
         chosen=chosen,
         errors=errors,
         choices=_choices(),
@@ -379,7 +380,7 @@ def batches() -> str:
     store = current_store()
     found = store.list_batches()
     counts = store.batch_counts(b.batch_id for b in found)
-    return render_template("batches.html", rows=[(b, counts[b.batch_id]) for b in found])
+    return render_template("submit/batches.html", rows=[(b, counts[b.batch_id]) for b in found])
 
 
 def _batch_number(text: str) -> int:
@@ -398,7 +399,7 @@ def batch(batch_id: str) -> str:
     progress = store.batch_progress(_batch_number(batch_id))  # NotFound: the 404 page
     is_worker_idle = is_heartbeat_stale(store.get_sync_state(), current_settings())
     return render_template(
-        "batch.html",
+        "submit/batch.html",
         batch=progress.batch,
         progress=progress,
         items=item_rows(progress.items, _names()),

@@ -14,15 +14,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.records import (
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.records import (
     CaseRecord,
     EventRecord,
     StaffRecord,
     SubjectRecord,
     whole_seconds,
 )
-from bridge.sandbox.seed import build_seed
+from trackops_sandbox.seed import build_seed
 
 # One name per collection, as in the URL.
 Kind = Literal["events", "cases", "subjects", "staff"]

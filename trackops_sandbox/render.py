@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bridge.sandbox.records import (
+from trackops_sandbox.records import (
     CaseRecord,
     EventRecord,
     Record,
     StaffRecord,
     SubjectRecord,
 )
-from bridge.sandbox.state import Kind, Variants
+from trackops_sandbox.state import Kind, Variants
 
 # The root key of a wrapped single record, per collection ("event" style; "Event" capitalises).
 ROOT_KEYS: dict[Kind, str] = {

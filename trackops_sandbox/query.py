@@ -15,9 +15,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from bridge.sandbox.errors import ApiError
-from bridge.sandbox.records import parse_utc
-from bridge.sandbox.state import Kind, Predicate
+from trackops_sandbox.errors import ApiError
+from trackops_sandbox.records import parse_utc
+from trackops_sandbox.state import Kind, Predicate
 
 MAX_PER_PAGE = 100
 PAGING_PARAMETERS = ("per_page", "page", "dir", "mode")

@@ -2,13 +2,13 @@
 
 Start one with `SandboxServer(SandboxOptions(...))`, or build the Flask app with
 `create_sandbox_app`; drive it with `SandboxControl`. Switches, faults and the harness API are
-described in bridge/sandbox/README.md.
+described in trackops_sandbox/README.md.
 """
 
-from bridge.sandbox.app import create_sandbox_app
-from bridge.sandbox.control import SandboxControl
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.server import SandboxServer, serve_forever
+from trackops_sandbox.app import create_sandbox_app
+from trackops_sandbox.control import SandboxControl
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.server import SandboxServer, serve_forever
 
 __all__ = [
     "SandboxControl",

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bridge.sandbox.render import FIREWALL_PAGE, STATUS_TEXT, render_error
-from bridge.sandbox.state import Fault, SandboxState
+from trackops_sandbox.render import FIREWALL_PAGE, STATUS_TEXT, render_error
+from trackops_sandbox.state import Fault, SandboxState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bridge.sandbox.api import install_api
-from bridge.sandbox.front import ApiFront
-from bridge.sandbox.harness import install_harness
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.state import SandboxState
+from trackops_sandbox.api import install_api
+from trackops_sandbox.front import ApiFront
+from trackops_sandbox.harness import install_harness
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.state import SandboxState
 
 __all__ = ["SandboxOptions", "create_sandbox_app", "sandbox_state"]
 

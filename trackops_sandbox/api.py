@@ -17,13 +17,13 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
-from bridge.sandbox.errors import ApiError
-from bridge.sandbox.front import is_api_path
-from bridge.sandbox.query import parse_collection_query, reject_parameters
-from bridge.sandbox.records import EventRecord
-from bridge.sandbox.render import RecordRenderer, dumps, render_error, wrap_record
-from bridge.sandbox.state import Kind, SandboxState, Variants, retry_after_seconds
-from bridge.sandbox.validation import read_event_payload, validate_new_event
+from trackops_sandbox.errors import ApiError
+from trackops_sandbox.front import is_api_path
+from trackops_sandbox.query import parse_collection_query, reject_parameters
+from trackops_sandbox.records import EventRecord
+from trackops_sandbox.render import RecordRenderer, dumps, render_error, wrap_record
+from trackops_sandbox.state import Kind, SandboxState, Variants, retry_after_seconds
+from trackops_sandbox.validation import read_event_payload, validate_new_event
 
 KIND_PATTERN = "<any(events, cases, subjects, staff):kind>"
 RECORD_NAMES: dict[Kind, str] = {

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from bridge.sandbox.records import (
+from trackops_sandbox.records import (
     CaseRecord,
     EventRecord,
     StaffRecord,

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
-from bridge.sandbox.api import KIND_PATTERN, json_response, make_renderer
-from bridge.sandbox.records import (
+from trackops_sandbox.api import KIND_PATTERN, json_response, make_renderer
+from trackops_sandbox.records import (
     CaseRecord,
     EventRecord,
     FieldError,
@@ -24,7 +24,7 @@ from bridge.sandbox.records import (
     coerce_fields,
     parse_utc,
 )
-from bridge.sandbox.state import FAULT_KINDS, Fault, Kind, SandboxState, Variants
+from trackops_sandbox.state import FAULT_KINDS, Fault, Kind, SandboxState, Variants
 
 RECORD_TYPES: dict[Kind, type[Record]] = {
     "events": EventRecord,

@@ -10,11 +10,11 @@ from typing import Any, Self
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bridge.sandbox.app import create_sandbox_app, sandbox_state
-from bridge.sandbox.control import SandboxControl
-from bridge.sandbox.front import API_PREFIX
-from bridge.sandbox.options import DEMO_TOKEN, SandboxOptions
-from bridge.sandbox.state import SandboxState
+from trackops_sandbox.app import create_sandbox_app, sandbox_state
+from trackops_sandbox.control import SandboxControl
+from trackops_sandbox.front import API_PREFIX
+from trackops_sandbox.options import DEMO_TOKEN, SandboxOptions
+from trackops_sandbox.state import SandboxState
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -15,10 +15,10 @@ from zoneinfo import available_timezones
 
 import pycountry
 
-from bridge.sandbox.errors import ApiError
-from bridge.sandbox.records import ADDRESS_KEYS, whole_seconds
-from bridge.sandbox.records import parse_utc as _parse_utc
-from bridge.sandbox.state import SandboxState
+from trackops_sandbox.errors import ApiError
+from trackops_sandbox.records import ADDRESS_KEYS, whole_seconds
+from trackops_sandbox.records import parse_utc as _parse_utc
+from trackops_sandbox.state import SandboxState
 
 EVENT_FIELDS = (
     "casefile_id",
