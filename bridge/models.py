@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,37 @@ class Calendar:
     calendar_id: int
     name: str
     timezone: str | None = None  # the calendar's default zone for events that carry none
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated entry, ready to be sent as a new Trackops event. Times are aware UTC.
+
+    Field names follow POST /events (`casefile_id`, `users_list`); `bridge.trackops.bodies`
+    turns a draft into that request's body and back.
+    """
+
+    casefile_id: int
+    calendar_id: int
+    title: str
+    start_at: datetime
+    end_at: datetime
+    timezone: str  # IANA name the event is scheduled in
+    is_allday: bool = False
+    subject_id: int | None = None
+    case_service_id: int | None = None
+    body: str = ""
+    address: Address | None = None
+    users_list: tuple[int, ...] = ()
+    row: int | None = None
+    # Decisions the person should see before sending (which offset a repeated time got, ...).
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("start_at", "end_at"):
+            value = getattr(self, name)
+            if value.utcoffset() != timedelta(0):
+                raise ValueError(f"Draft.{name} must be aware UTC, got {value!r}")
 
 
 class Privacy(enum.StrEnum):

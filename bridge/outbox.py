@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bridge.entries.drafts import API_TIME_FORMAT
 from bridge.errors import BadRequestError, BridgeError, TrackopsError, UnexpectedResponseError
-from bridge.models import Event
+from bridge.models import Draft, Event
 from bridge.store import OutboxItem, Store, StoreError
+from bridge.trackops.bodies import read_request_body
 from bridge.trackops.client import Page
 
 log = logging.getLogger(__name__)
@@ -170,14 +170,13 @@ class OutboxSender:
 
     def _find_created(self, item: OutboxItem) -> Event | None:
         """The event an earlier attempt at `item` created, if Trackops has it."""
-        wanted = item.body["event"]
-        start = _api_time(wanted["start_at"])
+        wanted = read_request_body(item.body)
         candidates: list[Event] = []
         pages = self.client.iter_event_pages(
-            title=wanted["title"],
-            case=wanted["casefile_id"],
-            start_from=start - SEARCH_WINDOW,
-            start_to=start + SEARCH_WINDOW,
+            title=wanted.title,
+            case=wanted.casefile_id,
+            start_from=wanted.start_at - SEARCH_WINDOW,
+            start_to=wanted.start_at + SEARCH_WINDOW,
         )
         for page in pages:
             if page.problems:
@@ -276,21 +275,20 @@ def drain_outbox(
     return sender.drain(batch_id=batch_id, limit=limit, progress=progress)
 
 
-def match_created_event(wanted: Mapping[str, Any], candidates: Iterable[Event]) -> Event | None:
-    """The candidate that is the event `wanted` (a POST body's event) would create. Pure.
+def match_created_event(wanted: Draft, candidates: Iterable[Event]) -> Event | None:
+    """The candidate that is the event sending `wanted` would create. Pure.
 
     Title, calendar, start and end must be equal, and the case too when the record names one;
     of several equal ones the lowest id is taken.
     """
-    start, end = _api_time(wanted["start_at"]), _api_time(wanted["end_at"])
     matches = [
         event
         for event in candidates
-        if event.title == wanted["title"]
-        and event.calendar_id == wanted["calendar_id"]
-        and event.case_id in (None, wanted["casefile_id"])
-        and event.start_at == start
-        and event.end_at == end
+        if event.title == wanted.title
+        and event.calendar_id == wanted.calendar_id
+        and event.case_id in (None, wanted.casefile_id)
+        and event.start_at == wanted.start_at
+        and event.end_at == wanted.end_at
     ]
     return min(matches, key=lambda e: e.event_id, default=None)
 
@@ -307,7 +305,3 @@ def _may_have_created(error: TrackopsError) -> bool:
 def _trackops_words(refused: BadRequestError) -> str:
     """Trackops' own message ("HTTP 422: ..."), without the request line the client adds."""
     return refused.message.removeprefix(f"POST {refused.url}: ")
-
-
-def _api_time(text: str) -> datetime:
-    return datetime.strptime(text, API_TIME_FORMAT).replace(tzinfo=UTC)

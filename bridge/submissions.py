@@ -19,18 +19,18 @@ from bridge.config import Settings
 from bridge.entries import (
     Budget,
     Directory,
-    Draft,
     EntryFields,
     EntryOptions,
     FieldError,
     Source,
-    idempotency_key,
     parse_csv,
     parse_ics,
     validate_entry,
 )
 from bridge.errors import BridgeError
+from bridge.models import Draft
 from bridge.store import Batch, NewItem, OutboxItem, Store, body_digest
+from bridge.trackops.bodies import event_request_body, read_request_body
 
 FORM_LABEL = "Form entry"
 _ICS_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb")
@@ -305,7 +305,7 @@ def find_earlier_copies(store: Store, preview: BatchPreview) -> EarlierCopies:
     rows = {_key_of(row, preview): row for row in preview.ready}
     keys_by_body: dict[str, list[str]] = {}
     for key, row in rows.items():
-        keys_by_body.setdefault(body_digest(_draft_of(row).to_api_body()), []).append(key)
+        keys_by_body.setdefault(body_digest(event_request_body(_draft_of(row))), []).append(key)
     batch = store.find_batch_by_key(preview.batch_key)
     found = store.find_outbox_items(rows, keys_by_body)
     queued = {item.idempotency_key for item in found if item.idempotency_key in rows}
@@ -333,7 +333,7 @@ def submit_preview(store: Store, preview: BatchPreview, *, at: datetime) -> Subm
             where=row.where,
             idempotency_key=_key_of(row, preview),
             title=_draft_of(row).title,
-            body=_draft_of(row).to_api_body(),
+            body=event_request_body(_draft_of(row)),
         )
         for row in ready
     ]
@@ -373,6 +373,29 @@ def _draft_of(row: PreviewRow) -> Draft:
 
 def _key_of(row: PreviewRow, preview: BatchPreview) -> str:
     return idempotency_key(_draft_of(row), preview.batch_key)
+
+
+def idempotency_key(draft: Draft, batch_key: str) -> str:
+    """A stable name for `draft` within one submission batch (sha256, hex).
+
+    It covers the request body, the row and the batch key, so a retried send of the same draft
+    gets the same key, while two identical rows of one file stay two events.
+    """
+    canonical = json.dumps(
+        {"batch": batch_key, "row": draft.row, "body": event_request_body(draft)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def queued_draft(item: OutboxItem) -> Draft | None:
+    """The draft an outbox item's kept request body was built from; None if it cannot be read."""
+    try:
+        return read_request_body(item.body)
+    except ValueError:
+        return None
 
 
 def _batch_key(source: Source, choices: dict[str, str], data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Drafts as the API sees them (`to_api_body`), their idempotency keys, error wording, the
+"""Drafts as the API sees them (`event_request_body`), their idempotency keys, error wording, the
 Directory's lookups, and the entries layer's independence from Flask, the store and HTTP."""
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import pytest
 from bridge.entries import (
     Directory,
     DirectoryError,
-    Draft,
     EntryFields,
     FieldError,
     Source,
-    idempotency_key,
 )
-from bridge.models import Address, Calendar, Case, Staff, Subject
+from bridge.models import Address, Calendar, Case, Draft, Staff, Subject
+from bridge.submissions import idempotency_key
+from bridge.trackops.bodies import event_request_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def vendor_draft(**changes: object) -> Draft:
 
 
 def test_api_body_matches_the_vendor_example_key_for_key_and_in_order() -> None:
-    body = vendor_draft().to_api_body()
+    body = event_request_body(vendor_draft())
     assert body == VENDOR_EXAMPLE
     assert list(body["event"]) == list(VENDOR_EXAMPLE["event"])
     assert json.dumps(body) == json.dumps(VENDOR_EXAMPLE)
@@ -85,7 +85,7 @@ def test_api_body_leaves_out_empty_optional_fields() -> None:
     draft = vendor_draft(
         subject_id=None, case_service_id=None, body="", address=None, users_list=()
     )
-    assert draft.to_api_body() == {
+    assert event_request_body(draft) == {
         "event": {
             "casefile_id": 123,
             "calendar_id": 1,
@@ -96,7 +96,7 @@ def test_api_body_leaves_out_empty_optional_fields() -> None:
             "title": "Test API Event",
         }
     }
-    assert "address" not in vendor_draft(address=Address()).to_api_body()["event"]
+    assert "address" not in event_request_body(vendor_draft(address=Address()))["event"]
 
 
 def test_draft_refuses_times_that_are_not_utc() -> None:
@@ -113,8 +113,8 @@ def test_idempotency_key_is_stable_across_processes() -> None:
     here = idempotency_key(vendor_draft(), "batch-1")
     script = (
         "import datetime as d\n"
-        "from bridge.entries import Draft, idempotency_key\n"
-        "from bridge.models import Address\n"
+        "from bridge.models import Address, Draft\n"
+        "from bridge.submissions import idempotency_key\n"
         "u = d.timezone.utc\n"
         "draft = Draft(casefile_id=123, calendar_id=1, title='Test API Event',"
         " start_at=d.datetime(2023, 1, 30, 18, tzinfo=u), end_at=d.datetime(2023, 1, 30, 22,"

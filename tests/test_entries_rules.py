@@ -19,6 +19,7 @@ from bridge.entries import (
 )
 from bridge.entries.rules import MAX_LENGTH, parse_date, parse_time
 from bridge.models import Calendar, Case, Staff, Subject
+from bridge.trackops.bodies import event_request_body
 
 DIRECTORY = Directory(
     calendars=[
@@ -364,7 +365,7 @@ def test_all_day_body_carries_utc_strings_flag_and_zone() -> None:
             all_day="yes",
         )
     )
-    event = draft.to_api_body()["event"]
+    event = event_request_body(draft)["event"]
     assert (event["start_at"], event["end_at"], event["is_allday"], event["timezone"]) == (
         "2026-06-30 14:00:00",
         "2026-07-01 13:59:59",

@@ -13,7 +13,7 @@ import pytest
 
 from bridge.config import Settings
 from bridge.errors import AuthenticationError, ServerError, TransportError
-from bridge.models import Event, FeedKind, Privacy
+from bridge.models import Draft, Event, FeedKind, Privacy
 from bridge.outbox import OutboxSender, drain_outbox, match_created_event
 from bridge.store import Store
 from bridge.submissions import directory_from_store, entry_options, preview_file, submit_preview
@@ -358,14 +358,8 @@ def test_after_a_failed_send_the_worker_waits_the_whole_interval(sandbox, client
 
 
 def test_a_match_must_be_the_same_event():
-    wanted = {
-        "title": "Hearing",
-        "calendar_id": 3,
-        "casefile_id": 1201,
-        "start_at": "2026-12-03 14:00:00",
-        "end_at": "2026-12-03 15:00:00",
-    }
     start = datetime(2026, 12, 3, 14, tzinfo=UTC)
+    wanted = Draft(1201, 3, "Hearing", start, start + timedelta(hours=1), "Europe/London")
     same = Event(7, "Hearing", start, start + timedelta(hours=1), calendar_id=3, case_id=1201)
     assert match_created_event(wanted, [same]) == same
     for different in (

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bridge.config import Settings
-from bridge.entries import Directory, EntryFields, idempotency_key
+from bridge.entries import Directory, EntryFields
 from bridge.models import Calendar, Case, Staff, Subject
 from bridge.store import Store
 from bridge.submissions import (
@@ -18,10 +18,12 @@ from bridge.submissions import (
     directory_from_store,
     entry_options,
     find_earlier_copies,
+    idempotency_key,
     preview_file,
     preview_form,
     submit_preview,
 )
+from bridge.trackops.bodies import event_request_body
 
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 CALENDARS = [
@@ -166,7 +168,7 @@ def test_submitting_queues_only_the_ready_rows_with_their_exact_bodies(store: St
     assert result.first_submitted_at == AT
     progress = store.batch_progress(result.batch_id)
     ready = preview.ready
-    assert [item.body for item in progress.items] == [r.draft.to_api_body() for r in ready]  # type: ignore[union-attr]
+    assert [item.body for item in progress.items] == [event_request_body(r.draft) for r in ready]  # type: ignore[union-attr]
     assert [item.idempotency_key for item in progress.items] == [
         idempotency_key(r.draft, preview.batch_key)  # type: ignore[arg-type]
         for r in ready

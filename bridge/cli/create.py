@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bridge.assembly import build_client, open_current_store
-from bridge.cli.app import current_settings, main, reports_errors
+from bridge.cli.app import build_client, current_settings, main, open_current_store, reports_errors
 from bridge.config import Settings
 from bridge.entries import FieldError
 from bridge.errors import BridgeError

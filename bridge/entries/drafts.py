@@ -1,23 +1,17 @@
-"""What an entry is before and after validation: raw `EntryFields`, a ready `Draft`, a `FieldError`.
+"""What an entry is before validation: raw `EntryFields`, and the `FieldError`s it may have.
 
-`Draft.to_api_body()` is the only place that shapes the POST /events body; `idempotency_key`
-names a draft within a submission batch so a retried send can be recognised.
+A valid entry becomes a `bridge.models.Draft` (see `bridge.entries.rules.validate_entry`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from bridge.models import Address
-
-API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FILE = "file"  # FieldError.field of errors about a file or a whole row rather than one field
 
 
@@ -143,73 +137,3 @@ class FieldError:
         if self.column is not None:
             return f"{place}, column {self.column}: {self.message}"
         return f"{place}, {self.field}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A validated event, ready to be sent as POST /events. Times are aware UTC."""
-
-    casefile_id: int
-    calendar_id: int
-    title: str
-    start_at: datetime
-    end_at: datetime
-    timezone: str  # IANA name the event is scheduled in
-    is_allday: bool = False
-    subject_id: int | None = None
-    case_service_id: int | None = None
-    body: str = ""
-    address: Address | None = None
-    users_list: tuple[int, ...] = ()
-    row: int | None = None
-    # Decisions the person should see before sending (which offset a repeated time got, ...).
-    notes: tuple[str, ...] = field(default=(), compare=False)
-
-    def __post_init__(self) -> None:
-        for name in ("start_at", "end_at"):
-            value = getattr(self, name)
-            if value.utcoffset() != timedelta(0):
-                raise ValueError(f"Draft.{name} must be aware UTC, got {value!r}")
-
-    def to_api_body(self) -> dict[str, Any]:
-        """The POST /events body, `{"event": {...}}`, with empty optional fields left out.
-
-        Key order follows the vendor's example. The address, when present, carries all seven
-        keys as the example does; `zip` stays a string so leading zeros survive (the example
-        shows a number, which would turn 02134 into 2134).
-        """
-        event: dict[str, Any] = {"casefile_id": self.casefile_id}
-        if self.subject_id is not None:
-            event["subject_id"] = self.subject_id
-        if self.case_service_id is not None:
-            event["case_service_id"] = self.case_service_id
-        event["calendar_id"] = self.calendar_id
-        event["start_at"] = self.start_at.strftime(API_TIME_FORMAT)
-        event["end_at"] = self.end_at.strftime(API_TIME_FORMAT)
-        event["timezone"] = self.timezone
-        event["is_allday"] = self.is_allday
-        event["title"] = self.title
-        if self.body:
-            event["body"] = self.body
-        if self.address is not None and not self.address.is_empty:
-            event["address"] = {
-                f.name: getattr(self.address, f.name) for f in dataclasses.fields(Address)
-            }
-        if self.users_list:
-            event["users_list"] = list(self.users_list)
-        return {"event": event}
-
-
-def idempotency_key(draft: Draft, batch_key: str) -> str:
-    """A stable name for `draft` within one submission batch (sha256, hex).
-
-    It covers the API body, the row and the batch key, so a retried send of the same draft gets
-    the same key, while two identical rows of one file stay two events.
-    """
-    canonical = json.dumps(
-        {"batch": batch_key, "row": draft.row, "body": draft.to_api_body()},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -29,7 +29,7 @@ from bridge.entries.addresses import (
     normalize_zip,
 )
 from bridge.entries.directory import Directory, DirectoryError
-from bridge.entries.drafts import Draft, EntryFields, FieldError
+from bridge.entries.drafts import EntryFields, FieldError
 from bridge.entries.zones import (
     RepeatedTimeRule,
     ZoneError,
@@ -37,7 +37,7 @@ from bridge.entries.zones import (
     resolve_zone,
     to_utc,
 )
-from bridge.models import Address, Calendar, Case
+from bridge.models import Address, Calendar, Case, Draft
 
 T = TypeVar("T")
 DateOrder = Literal["DMY", "MDY"]

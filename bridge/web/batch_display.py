@@ -12,13 +12,11 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge.entries.drafts import API_TIME_FORMAT, Draft
-from bridge.models import Calendar, Case, Staff, Subject
+from bridge.models import Calendar, Case, Draft, Staff, Subject
 from bridge.store import OutboxItem
-from bridge.submissions import BatchPreview
+from bridge.submissions import BatchPreview, queued_draft
 
 # What each outbox state means to the person waiting for it.
 STATE_WORDS = {
@@ -168,20 +166,14 @@ class ItemView:
 def item_rows(items: Iterable[OutboxItem], names: Names) -> list[ItemView]:
     views = []
     for item in items:
-        event = _event_of(item)
-        times = _times_of(event)
-        zone = str(event.get("timezone", ""))
-        when = None
-        if times is not None:
-            when = describe_when(*times, zone, is_allday=bool(event.get("is_allday")))
-        calendar_id, case_id = event.get("calendar_id"), event.get("casefile_id")
+        draft = queued_draft(item)
         views.append(
             ItemView(
                 item=item,
-                when=when,
-                zone=zone,
-                calendar=names.calendar(calendar_id) if isinstance(calendar_id, int) else "",
-                case=names.case(case_id) if isinstance(case_id, int) else "",
+                when=_when_of(draft) if draft is not None else None,
+                zone=draft.timezone if draft is not None else "",
+                calendar=names.calendar(draft.calendar_id) if draft is not None else "",
+                case=names.case(draft.casefile_id) if draft is not None else "",
                 state_words=STATE_WORDS.get(item.state, item.state),
                 problems=_problems_of(item),
             )
@@ -196,23 +188,13 @@ def _problems_of(item: OutboxItem) -> tuple[str, ...]:
     return tuple(([item.error] if item.error else []) + fields)
 
 
-def _event_of(item: OutboxItem) -> dict[str, Any]:
-    """The event part of the body the bridge built (`Draft.to_api_body`) for this item."""
-    event = item.body.get("event", {})
-    return event if isinstance(event, dict) else {}
-
-
-def _times_of(event: dict[str, Any]) -> tuple[datetime, datetime] | None:
-    """Start and end (aware UTC) when the body has them and a zone to show them in."""
+def _when_of(draft: Draft) -> When | None:
+    """The queued event's times, when its zone is one this machine knows."""
     try:
-        ZoneInfo(str(event["timezone"]))
-        start, end = (
-            datetime.strptime(str(event[key]), API_TIME_FORMAT).replace(tzinfo=UTC)
-            for key in ("start_at", "end_at")
-        )
-    except (KeyError, ValueError):
+        ZoneInfo(draft.timezone)
+    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
         return None
-    return start, end
+    return describe_when(draft.start_at, draft.end_at, draft.timezone, is_allday=draft.is_allday)
 
 
 def formula_safe(text: str) -> str:
