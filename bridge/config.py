@@ -90,6 +90,15 @@ def _log_format(raw: str) -> LogFormat:
     return cast(LogFormat, value)
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
 def _privacy(raw: str) -> Privacy:
     return Privacy(raw.strip().lower())
 
@@ -270,6 +279,27 @@ class Settings:
         "BRIDGE_WORKER_LEASE",
         "Seconds a worker's lease lasts unrenewed; a second worker takes over once it lapses.",
         default=30.0,
+        convert=_positive_float,
+        expects="seconds > 0",
+    )
+    webhooks_allow_private: bool = _setting(
+        "BRIDGE_WEBHOOKS_ALLOW_PRIVATE",
+        "1: webhooks may go to loopback, private and link-local addresses (and plain http).",
+        default=False,
+        convert=_flag,
+        expects="1 or 0",
+    )
+    webhooks_retry_for: float = _setting(
+        "BRIDGE_WEBHOOKS_RETRY_FOR",
+        "Seconds a webhook delivery is retried (with backoff) before it is marked failed.",
+        default=86400.0,
+        convert=_positive_float,
+        expects="seconds > 0",
+    )
+    webhooks_timeout: float = _setting(
+        "BRIDGE_WEBHOOKS_TIMEOUT",
+        "Seconds a webhook receiver has to answer (connecting: at most 5 of them).",
+        default=10.0,
         convert=_positive_float,
         expects="seconds > 0",
     )
