@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bridge.cli.app import build_client, current_settings, main, open_current_store, reports_errors
+from bridge.assembly import build_client, open_current_store
+from bridge.cli.app import current_settings, main, reports_errors
 from bridge.config import Settings
 from bridge.entries import FieldError
 from bridge.errors import BridgeError
@@ -24,6 +25,7 @@ from bridge.submissions import (
     directory_from_store,
     entry_options,
     find_earlier_copies,
+    idempotency_key,
     idempotency_key,
     preview_file,
     submit_preview,

@@ -34,6 +34,7 @@ from bridge.submissions import (
     entry_options,
     find_earlier_copies,
     idempotency_key,
+    idempotency_key,
     parse_file,
     preview_form,
     preview_parsed,
@@ -115,7 +116,7 @@ def _render_event_form(form: EventForm, *, status: int = 200) -> Page:
     options = entry_options(current_settings())
     country = form.values.get("country") or options.default_country
     page = render_template(
-        "event_form.html",
+        "submit/event_form.html",
         form=form,
         labels=LABELS,
         choices=choices,
@@ -297,7 +298,7 @@ def _render_preview(
 ) -> Page:
     earlier = find_earlier_copies(current_store(), preview)
     page = render_template(
-        "preview.html",
+        "submit/preview.html",
         preview=preview,
         rows=preview_rows(preview, _names()),
         upload_id=upload_id,
@@ -326,7 +327,7 @@ def _render_upload_form(
 ) -> Page:
     options = entry_options(current_settings())
     page = render_template(
-        "upload.html",
+        "submit/upload.html",
         chosen=chosen,
         errors=errors,
         choices=_choices(),
@@ -380,7 +381,7 @@ def batches() -> str:
     store = current_store()
     found = store.list_batches()
     counts = store.batch_counts(b.batch_id for b in found)
-    return render_template("batches.html", rows=[(b, counts[b.batch_id]) for b in found])
+    return render_template("submit/batches.html", rows=[(b, counts[b.batch_id]) for b in found])
 
 
 def _batch_number(text: str) -> int:
@@ -399,7 +400,7 @@ def batch(batch_id: str) -> str:
     progress = store.batch_progress(_batch_number(batch_id))  # NotFound: the 404 page
     is_worker_idle = is_heartbeat_stale(store.get_sync_state(), current_settings())
     return render_template(
-        "batch.html",
+        "submit/batch.html",
         batch=progress.batch,
         progress=progress,
         items=item_rows(progress.items, _names()),
