@@ -26,7 +26,6 @@ from bridge.submissions import (
     entry_options,
     find_earlier_copies,
     idempotency_key,
-    idempotency_key,
     preview_file,
     submit_preview,
 )

@@ -34,7 +34,6 @@ from bridge.submissions import (
     entry_options,
     find_earlier_copies,
     idempotency_key,
-    idempotency_key,
     parse_file,
     preview_form,
     preview_parsed,
