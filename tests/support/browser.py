@@ -115,6 +115,10 @@ def live_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBridge
             wait_for(lambda: store.get_sync_state().last_success_at, "the worker's first sync")
             wait_for(lambda: store.render_sizes(), "the worker's first renders")
             yield LiveBridge(f"http://127.0.0.1:{port}", database_url, worker, web)
+            # SIGTERM, as a host stops them: gunicorn stops its workers (a SIGKILL of its master
+            # would leave them holding the output pipe a while), the worker its lease.
+            web.terminate()
+            worker.terminate()
 
 
 @pytest.fixture(scope="session")
