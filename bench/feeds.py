@@ -498,7 +498,7 @@ def section_serving(quick: bool, results: dict[str, float]) -> None:
     from bridge.feed_engine import FeedEngine
     from bridge.models import FeedKind
     from bridge.store import open_store
-    from bridge.web.feeds import feed_path
+    from bridge.web.feed_urls import feed_path
 
     seconds = 2 if quick else 4
     with tempfile.TemporaryDirectory() as folder:

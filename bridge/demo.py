@@ -28,7 +28,7 @@ from bridge.errors import BridgeError
 from bridge.logs import configure_logging
 from bridge.store import Store
 from bridge.web import create_app
-from bridge.web.feeds import feed_url
+from bridge.web.feed_urls import feed_url
 
 if TYPE_CHECKING:
     from trackops_sandbox import SandboxOptions

@@ -48,6 +48,10 @@ GZIP_LEVEL = 6
 FAST_GZIP_FROM = 4_000_000  # bytes: above, level 1 (three times faster, a third larger)
 # Blocks kept are pruned when they outnumber the events of the feeds last rendered this much.
 _PRUNE_FACTOR = 2
+# The largest stale feed a web process renders itself (an admin change, a fetch of a feed never
+# rendered): about a second of rendering and reading, well inside the request budget
+# (Procfile). A larger one is left to the worker's next pass.
+LAST_RESORT_EVENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,19 @@ class FeedEngine:
         # Rebuilt from the feeds' next renders: dropping all is simpler than tracking each
         # feed's keys, and happens only after events left in bulk.
         self._blocks.clear()
+
+
+def render_small_feeds(store: Store, options: RenderOptions, feed_ids: set[int] | None) -> bool:
+    """Render the named feeds (None: every feed) now, if stale and each of at most
+    LAST_RESORT_EVENTS events (an admin page after a change, or a fetch of a feed never
+    rendered); True when none of them was left to the worker. Blocks are not kept: a web
+    process holds no feed's events."""
+    result = FeedEngine(store, options).render_stale(
+        feed_ids=feed_ids, max_events=LAST_RESORT_EVENTS
+    )
+    if result.rendered:
+        log.info("%s", result.summary())
+    return not result.deferred and not result.failed
 
 
 def render_after_pass(engine: FeedEngine) -> None:

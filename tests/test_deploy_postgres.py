@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from bridge.store import open_store
-from bridge.web.feeds import feed_path
-from tests.process_support import (
+from bridge.web.feed_urls import feed_path
+from tests.support.processes import (
     REPO,
     Sandbox,
     base_env,
@@ -30,7 +30,7 @@ from tests.process_support import (
     started,
     wait_for,
 )
-from tests.test_store import BACKENDS, database_url  # noqa: F401 - fixture
+from tests.support.store import BACKENDS
 
 PASSWORD = "deploy-admin-password"
 SECRET_KEY = "s" * 20 + "-deploy-secret-key-for-tests"

@@ -33,9 +33,9 @@ from bridge.models import Feed, FeedKind, Privacy
 from bridge.store import open_store
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
-from bridge.web.feeds import feed_path
-from tests.conftest import ANCHOR, make_client
-from tests.web_support import make_settings
+from bridge.web.feed_urls import feed_path
+from tests.support.sandbox import ANCHOR, make_client
+from tests.support.web import make_settings
 from trackops_sandbox.options import SandboxOptions
 from trackops_sandbox.server import SandboxServer
 

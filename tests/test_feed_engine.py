@@ -22,7 +22,9 @@ from flask import Flask
 from sqlalchemy import inspect
 from werkzeug.serving import make_server
 
-import bridge.web.feeds
+import bridge.feed_engine
+import bridge.web.feed_serving
+import bridge.web.feed_urls
 from bridge.config import Settings
 from bridge.feed_engine import FeedEngine, RenderOptions, render_options
 from bridge.feeds import BlockWriter, render_feed
@@ -32,10 +34,10 @@ from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
-from bridge.web.feeds import feed_url
+from bridge.web.feed_urls import feed_url
 from bridge.worker import Worker
-from tests.conftest import make_client
-from tests.web_support import make_settings
+from tests.support.sandbox import make_client
+from tests.support.web import make_settings
 from trackops_sandbox.server import SandboxServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -74,7 +76,7 @@ def refuse_web_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         tried.append("render")
         raise AssertionError("a subscriber's request rendered a feed")
 
-    monkeypatch.setattr(bridge.web.feeds, "render_now", refuse)
+    monkeypatch.setattr(bridge.web.feed_serving, "render_small_feeds", refuse)
     return tried
 
 
@@ -260,16 +262,16 @@ def test_a_render_showing_more_than_the_feed_now_allows_is_never_served(
     FeedEngine(db, OPTIONS, clock=lambda: NOW).render_stale()
     feed = feed_of(db, FeedKind.ALL)
     web = app.test_client()
-    assert b"SUMMARY:Visit 1\r\n" in web.get(bridge.web.feeds.feed_path(feed)).data
+    assert b"SUMMARY:Visit 1\r\n" in web.get(bridge.web.feed_urls.feed_path(feed)).data
     db.update_feed(feed.feed_id, privacy=Privacy.BUSY)  # as from another process
 
-    monkeypatch.setattr(bridge.web.feeds, "LAST_RESORT_EVENTS", 10)  # too big to render here
-    waiting = web.get(bridge.web.feeds.feed_path(feed))
+    monkeypatch.setattr(bridge.feed_engine, "LAST_RESORT_EVENTS", 10)  # too big to render here
+    waiting = web.get(bridge.web.feed_urls.feed_path(feed))
     assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0
     assert b"Visit" not in waiting.data and waiting.headers["Cache-Control"] == "private, no-cache"
 
-    monkeypatch.setattr(bridge.web.feeds, "LAST_RESORT_EVENTS", 10_000)  # small enough
-    busy = web.get(bridge.web.feeds.feed_path(feed))
+    monkeypatch.setattr(bridge.feed_engine, "LAST_RESORT_EVENTS", 10_000)  # small enough
+    busy = web.get(bridge.web.feed_urls.feed_path(feed))
     assert busy.status_code == 200
     assert b"SUMMARY:Busy" in busy.data and b"Visit" not in busy.data
 
@@ -280,11 +282,11 @@ def test_a_web_process_renders_only_a_small_feed_never_rendered(
     app, db = served_store
     web = app.test_client()
     calendar = feed_of(db, FeedKind.CALENDAR, 1)
-    monkeypatch.setattr(bridge.web.feeds, "LAST_RESORT_EVENTS", 20)  # calendar 1 holds 20
-    first = web.get(bridge.web.feeds.feed_path(calendar))
+    monkeypatch.setattr(bridge.feed_engine, "LAST_RESORT_EVENTS", 20)  # calendar 1 holds 20
+    first = web.get(bridge.web.feed_urls.feed_path(calendar))
     assert first.status_code == 200 and first.data.count(b"BEGIN:VEVENT") == 20
     assert db.get_feed_render(calendar.feed_id).body == first.data, "stored for every process"
-    everything = web.get(bridge.web.feeds.feed_path(feed_of(db, FeedKind.ALL)))
+    everything = web.get(bridge.web.feed_urls.feed_path(feed_of(db, FeedKind.ALL)))
     assert everything.status_code == 503, "40 events: left to the worker"
     assert db.get_feed_render(feed_of(db, FeedKind.ALL).feed_id) is None
 
@@ -292,7 +294,7 @@ def test_a_web_process_renders_only_a_small_feed_never_rendered(
 def test_a_304_carries_no_header_meant_for_pages(served_store: tuple[Flask, Store]) -> None:
     app, db = served_store
     FeedEngine(db, OPTIONS, clock=lambda: NOW).render_stale()
-    path = bridge.web.feeds.feed_path(feed_of(db, FeedKind.ALL))
+    path = bridge.web.feed_urls.feed_path(feed_of(db, FeedKind.ALL))
     web = app.test_client()
     etag = web.get(path).headers["ETag"]
     not_modified = web.get(path, headers={"If-None-Match": etag})

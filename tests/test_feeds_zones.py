@@ -17,9 +17,9 @@ from bridge.entries.zones import ZoneError, resolve_zone
 from bridge.feed_engine import FeedEngine, render_options
 from bridge.models import Event, Feed, FeedKind, Privacy, Staff
 from bridge.store import Store, open_store
-from bridge.web.feeds import feed_path
+from bridge.web.feed_urls import feed_path
 from bridge.web.forms import known_zones
-from tests.web_support import csrf_token, make_settings
+from tests.support.web import csrf_token, make_settings
 
 START = (datetime.now(UTC) + timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
 UPDATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)

@@ -35,16 +35,18 @@ from bridge.trackops.records import (
     read_subject,
 )
 from bridge.web import app_context_of, create_app
-from bridge.web.feeds import feed_path
-from tests import test_store as store_contract
-from tests.web_support import make_settings
+from bridge.web.feed_urls import feed_path
+from tests.support.store import BACKENDS
+from tests.support.web import make_settings
 
-# The store contract's backends and fixtures: a fresh database per test, on PostgreSQL a
-# schema of its own in a session zone west of UTC.
-BACKENDS = store_contract.BACKENDS
-database_url = store_contract.database_url
-empty_store = store_contract.empty_store
-store = store_contract.store
+# The store contract's backends (a fresh database per test, on PostgreSQL a schema of its own
+# in a session zone west of UTC) and its migrated store.
+
+@pytest.fixture
+def store(empty_store: Store) -> Store:
+    """The contract's database (conftest's `database_url` over BACKENDS), migrated."""
+    empty_store.migrate()
+    return empty_store
 
 AT = datetime(2030, 1, 1, tzinfo=UTC)
 # Characters stores, feeds or encoders have tripped over, mixed into every generated string.

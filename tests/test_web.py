@@ -19,7 +19,8 @@ from werkzeug.serving import make_server
 
 import bridge.feed_engine
 import bridge.web.admin
-import bridge.web.feeds
+import bridge.web.feed_serving
+import bridge.web.fetch_log
 from bridge.config import ConfigError, Settings
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, PassResult, render_options
@@ -28,7 +29,9 @@ from bridge.store import FeedRender, SchemaOutOfDate, Store, StoreUnavailable, S
 from bridge.web import app_context_of, create_app, create_app_from_env
 from bridge.web.auth import is_local_path
 from bridge.web.clients import client_family
-from bridge.web.feeds import BoundedCache, FetchLog, feed_path, feed_url
+from bridge.web.feed_urls import feed_path, feed_url
+from bridge.web.fetch_log import FetchLog
+from bridge.web.render_cache import BoundedCache
 from tests.web_support import PASSWORD, PUBLIC_URL, SECRET_KEY, csrf_token, log_in, make_settings
 
 GOOGLE_UA = "Google-Calendar-Importer"
@@ -94,7 +97,7 @@ def no_web_render(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> bool:
         raise AssertionError("a subscriber's request rendered a feed")
 
-    monkeypatch.setattr(bridge.web.feeds, "render_now", refuse)
+    monkeypatch.setattr(bridge.web.feed_serving, "render_small_feeds", refuse)
 
 
 @pytest.fixture
@@ -257,7 +260,7 @@ def test_new_day_renders_again_but_keeps_last_modified_when_bytes_match(db: Stor
 def test_fetch_is_recorded_with_the_user_agent(
     web: FlaskClient, db: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bridge.web.feeds, "FETCH_WRITE_INTERVAL", timedelta(0))  # no tallying
+    monkeypatch.setattr(bridge.web.fetch_log, "FETCH_WRITE_INTERVAL", timedelta(0))  # no tallying
     feed = feed_of(db, FeedKind.ALL)
     web.get(path_of(feed), headers={"User-Agent": GOOGLE_UA})
     etag = web.get(path_of(feed), headers={"User-Agent": GOOGLE_UA}).headers["ETag"]
@@ -368,7 +371,9 @@ def test_another_process_serves_the_stored_render_without_rendering(
 ) -> None:
     feed = feed_of(db, FeedKind.STAFF, 7)
     first = web.get(path_of(feed))
-    monkeypatch.setattr(bridge.web.feeds, "render_now", None)  # any render would now fail
+    monkeypatch.setattr(
+        bridge.web.feed_serving, "render_small_feeds", None
+    )  # any render would now fail
     # Another web process: it shares the database, not this process's memory.
     other = create_app(web_settings, store_url=store_url)
     other_store = app_context_of(other).store
@@ -515,7 +520,8 @@ def test_werkzeug_request_log_shows_no_feed_token(
 
 # -- login ---------------------------------------------------------------------------------
 
-OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"}
+# The stylesheet and favicon are public: the login page needs them.
+OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez", "static"}
 
 
 def sample_url(app: Flask, rule: Rule) -> str:

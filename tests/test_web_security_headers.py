@@ -26,10 +26,16 @@ from bridge.config import Settings
 from bridge.models import Event, Feed, FeedKind, Privacy, Staff
 from bridge.store import Store, open_store
 from bridge.web import app_context_of, create_app
-from bridge.web.feeds import feed_path
+from bridge.web.feed_urls import feed_path
 from bridge.web.logs import REDACTED, redact_feed_tokens
-from tests.test_web import admin_routes
-from tests.web_support import PASSWORD, SECRET_KEY, csrf_token, log_in, make_settings
+from tests.support.web import (
+    PASSWORD,
+    SECRET_KEY,
+    admin_routes,
+    csrf_token,
+    log_in,
+    make_settings,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(microsecond=0)

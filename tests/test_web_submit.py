@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,64 +18,36 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from bridge.config import Settings
 from bridge.entries import COLUMNS
-from bridge.models import Case, Event, Privacy, Staff, Subject
+from bridge.models import Event, Privacy
 from bridge.outbox import drain_outbox
 from bridge.store import OutboxItem, Store, SyncState, open_store
 from bridge.store.tables import uploads as uploads_table
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
-from bridge.web.feeds import feed_path
+from bridge.web.feed_urls import feed_path
 from bridge.web.submit import MAX_REQUEST_BYTES
-from tests.web_support import csrf_token, hidden, hidden_value, log_in, make_settings
-
-UPDATED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-SURVEILLANCE, COURT = 3, 4  # calendar ids; Surveillance is in Denver, Court has no zone
-DOE_CASE, SMITH_CASE = 11, 12
-JOHN_DOE, JANE_SMITH = 21, 22
-ANN, BO = 7, 8
-
-
-def seen_event(event_id: int, calendar_id: int) -> Event:
-    """An event from the mirror: calendars are known only through their events."""
-    start = datetime(2026, 1, 6, 15, 0, tzinfo=UTC)
-    return Event(
-        event_id=event_id,
-        title=f"Seen on calendar {calendar_id}",
-        start_at=start,
-        end_at=start + timedelta(hours=1),
-        calendar_id=calendar_id,
-        updated_at=UPDATED,
-    )
+from tests.support.submit import (
+    ANN,
+    BO,
+    COURT,
+    JANE_SMITH,
+    JOHN_DOE,
+    SURVEILLANCE,
+    event_form,
+    submit_settings,
+    submit_store,
+)
+from tests.support.web import csrf_token, hidden, hidden_value, log_in
 
 
 @pytest.fixture
-def store_url(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
-    with open_store(url) as filling:
-        filling.migrate()
-        filling.upsert_staff([Staff(ANN, "Ann", "Lee", "ann@example.com"), Staff(BO, "Bo", "Chen")])
-        filling.upsert_cases(
-            [
-                Case(DOE_CASE, "2026-0142", "DOE-SURV", "Doe, John: surveillance"),
-                Case(SMITH_CASE, "2026-0150", "", "Smith </script> insurance claim"),
-            ]
-        )
-        filling.upsert_subjects(
-            [Subject(JOHN_DOE, DOE_CASE, "John Doe"), Subject(JANE_SMITH, SMITH_CASE, "Jane Smith")]
-        )
-        filling.apply_event_changes(
-            [seen_event(1, SURVEILLANCE), seen_event(2, COURT)], [], UPDATED
-        )
-        filling.rename_calendar(SURVEILLANCE, "Surveillance")
-        filling.set_calendar_timezone(SURVEILLANCE, "America/Denver")
-        filling.rename_calendar(COURT, "Court dates")
-        filling.ensure_feeds(Privacy.FULL)
-    return url
+def store_url(tmp_path: Path) -> str:
+    return submit_store(tmp_path)
 
 
 @pytest.fixture
 def web_settings() -> Settings:
-    return make_settings(default_timezone="America/Chicago")
+    return submit_settings()
 
 
 def field_error(page: str, name: str) -> str:
@@ -95,31 +68,6 @@ def batch_id_of(response: TestResponse) -> int:
 
 
 # -- the form ------------------------------------------------------------------------------
-
-
-def event_form(admin: FlaskClient, **values: object) -> dict[str, object]:
-    """A filled-in form as the page would post it, with the page's own hidden fields."""
-    page = admin.get("/admin/events/new")
-    form: dict[str, object] = {
-        "csrf_token": hidden(page, "csrf_token"),
-        "submission_id": hidden(page, "submission_id"),
-        "title": "Surveillance: John Doe",
-        "calendar": str(SURVEILLANCE),
-        "case": "2026-0142",
-        "subject": str(JOHN_DOE),
-        "staff": [str(ANN), str(BO)],
-        "start_date": "2026-07-10",
-        "start_time": "07:00",
-        "end_time": "15:00",
-        "description": "Subject leaves home around 7.\nBlue sedan.",
-        "address_1": "2000 Blake Street",
-        "city": "Denver",
-        "country": "US",
-        "state": "CO",
-        "zip": "80202",
-    }
-    form.update(values)
-    return form
 
 
 def test_form_page_offers_the_mirror_s_names(admin: FlaskClient) -> None:

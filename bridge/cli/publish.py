@@ -42,7 +42,7 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
     """List the published feeds with their subscription URLs (these URLs are secrets)."""
     if ctx.invoked_subcommand is not None:
         return
-    from bridge.web.feeds import feed_url
+    from bridge.web.feed_urls import feed_url
 
     settings = current_settings()
     with open_current_store(settings) as store:
@@ -76,7 +76,7 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
 @reports_errors
 def feeds_rotate(feed_id: int) -> None:
     """Give feed FEED_ID a new URL; the old one stops working at once."""
-    from bridge.web.feeds import feed_url
+    from bridge.web.feed_urls import feed_url
 
     settings = current_settings()
     with open_current_store(settings) as store:

@@ -14,13 +14,14 @@ from werkzeug.wrappers import Response
 
 from bridge.config import Settings
 from bridge.delivery.caldav import display_url
+from bridge.feed_engine import render_options, render_small_feeds
 from bridge.feeds import FEED_SIZE_WARNING_BYTES, zoneless_zone
 from bridge.models import Calendar, Feed, FeedKind, Privacy
 from bridge.store import HEARTBEAT_STALE_POLLS, SyncState
 from bridge.web.clients import subscribe_links
 from bridge.web.context import current_settings, current_store
 from bridge.web.feed_preview import feed_page_context
-from bridge.web.feeds import feed_url, render_now
+from bridge.web.feed_urls import feed_url
 from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
 
 bp = Blueprint("admin", __name__)
@@ -104,7 +105,7 @@ def update_feed(feed_id: int) -> Response | Page:
     )
     # Rendered now when small (a larger feed after the worker's next pass; until then it is
     # not served at all if it would show more than the new privacy allows).
-    render_now(current_store(), {feed_id})
+    render_small_feeds(current_store(), render_options(current_settings()), {feed_id})
     flash("Feed settings saved. Subscribers see them at their client's next refresh.")
     return redirect(url_for("admin.feed", feed_id=feed_id))
 
@@ -184,7 +185,7 @@ def update_calendar(calendar_id: int) -> Response | Page:
     if form.values["timezone"] != (found.timezone or ""):
         store.set_calendar_timezone(calendar_id, form.values["timezone"] or None)
     # The feeds showing it, rendered now when small (larger ones on the worker's next pass).
-    render_now(store, None)
+    render_small_feeds(store, render_options(current_settings()), None)
     flash(f"Calendar {form.values['name']!r} saved.")
     return redirect(url_for("admin.calendars"))
 

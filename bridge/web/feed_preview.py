@@ -30,7 +30,8 @@ from bridge.models import Feed
 from bridge.store import FeedFetch, Store
 from bridge.web.clients import KNOWN_FAMILIES, client_family, subscribe_qr_svg
 from bridge.web.context import current_settings, current_store
-from bridge.web.feeds import FETCH_WRITE_INTERVAL, BoundedCache
+from bridge.web.fetch_log import FETCH_WRITE_INTERVAL
+from bridge.web.render_cache import BoundedCache
 
 # Google Calendar drops events from subscribed feeds past about this size.
 GOOGLE_LIMIT_BYTES = 1_000_000
@@ -356,4 +357,6 @@ def feed_page_context(feed: Feed, url: str, args: Mapping[str, str]) -> dict[str
         "qr_svg": subscribe_qr_svg(url),
         "is_loopback": is_loopback_host(urlsplit(url).hostname or ""),
         "describe_duration": describe_duration,
+        "iso_week": iso_week_text,
+        "max_rows": MAX_ROWS,
     }
