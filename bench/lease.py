@@ -18,8 +18,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.store import Store, open_store
-from tests.process_support import base_env, bridge, sandbox_process, started, wait_for
-from tests.test_lease_workers import freeze_between_transactions
+from tests.support.processes import (
+    base_env,
+    bridge,
+    freeze_between_transactions,
+    sandbox_process,
+    started,
+    wait_for,
+)
 
 
 def holder_pid(store: Store) -> int | None:

@@ -27,7 +27,7 @@ from bridge.delivery.plan import object_name
 from bridge.feeds import feed_uid
 from bridge.models import FeedKind
 from bridge.store import open_store
-from tests.caldav_servers import PASSWORD, USERNAME, Radicale
+from tests.support.caldav_servers import PASSWORD, USERNAME, Radicale
 from trackops_sandbox.options import SandboxOptions
 from trackops_sandbox.server import SandboxServer
 

@@ -1,31 +1,29 @@
-"""Shared fixtures: the sandbox over real HTTP on a free port, clients, and a real SQLite store."""
+"""Shared fixtures: the sandbox over real HTTP on a free port, clients, a real SQLite store, the
+store contract's databases and the web app. Their helpers live in tests/support/."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
-from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.server import SandboxServer
+from bridge.config import Settings
 from bridge.store import Store, open_store
 from bridge.trackops.client import TrackopsClient
+from bridge.web import app_context_of, create_app
+from tests.support.sandbox import ANCHOR, PINNED_ANCHOR, make_client
+from tests.support.store import fresh_database
+from tests.support.web import log_in
+from trackops_sandbox.options import SandboxOptions
+from trackops_sandbox.server import SandboxServer
 
-# The web tests' app, client and login fixtures, in one module beside their helpers; the browser
-# suite's (the bridge's processes and Chromium, started only for a test that asks for them).
-pytest_plugins = ["tests.web_support", "tests.support.browser"]
-
-# Most tests run sandbox and client far above Trackops' 1 request/s; only tests marked
-# `pacing` run at the real limit.
-FAST_RATE = 500.0
-# Seed data is spread around today, so "the feed window" and "events still to come" always
-# hold seed events however long after this was written the suite runs.
-ANCHOR = datetime.now(UTC).date()
-# The sandbox API tests pin their seed to a fixed day, so what they expect of dates holds.
-PINNED_ANCHOR = date(2026, 3, 15)
+# The browser suite's fixtures (the bridge's processes and Chromium, started only for a test
+# that asks for them).
+pytest_plugins = ["tests.support.browser"]
 
 
 @pytest.fixture(scope="session")
@@ -84,16 +82,6 @@ def env(sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return values
 
 
-def make_client(server: SandboxServer, **overrides: object) -> TrackopsClient:
-    options = {"rate_limit": FAST_RATE, "max_retries": 3, "timeout": 10.0, **overrides}
-    return TrackopsClient(
-        server.base_url,
-        server.options.username,
-        server.options.token,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture
 def client(sandbox: SandboxServer) -> Iterator[TrackopsClient]:
     with make_client(sandbox, sleep=lambda seconds: None) as c:
@@ -105,3 +93,51 @@ def store(tmp_path) -> Iterator[Store]:
     with open_store(f"sqlite:///{tmp_path / 'bridge.db'}") as s:
         s.migrate()
         yield s
+
+
+# -- the store contract's databases (tests/support/store.py) --------------------------------
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on the backend the test is parametrized with (`BACKENDS`, indirect)."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as store:
+        yield store
+
+
+# -- the web app (tests/support/web.py) ------------------------------------------------------
+# A module that uses these supplies two fixtures of its own: `store_url` (a migrated database
+# holding that module's data) and `web_settings` (the Settings its app runs with, usually
+# `make_settings` plus its own choices).
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Store]:
+    """A second handle on the same database, as the worker would hold."""
+    with open_store(store_url) as handle:
+        yield handle
+
+
+@pytest.fixture
+def app(store_url: str, web_settings: Settings) -> Iterator[Flask]:
+    application = create_app(web_settings, store_url=store_url)
+    yield application
+    app_context_of(application).store.close()
+
+
+@pytest.fixture
+def web(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(web: FlaskClient) -> FlaskClient:
+    """A client logged in as the admin."""
+    assert log_in(web).status_code == 302
+    return web

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import click
@@ -16,6 +12,7 @@ from bridge.cli import main
 from bridge.store import open_store
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
+from tests.support.processes import bridge_process, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,24 +91,6 @@ def test_migrate_poll_and_status(env):
     assert "deletions checked" in again.output
     status = run("status")
     assert "Events mirrored:      300 (0 deleted)" in status.output
-
-
-def bridge_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    """Poll for a condition another process brings about (not a sleep to hide a race)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_a_poll_killed_mid_pass_loses_and_duplicates_nothing(sandbox, env, tmp_path):

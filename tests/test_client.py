@@ -18,7 +18,7 @@ from bridge.errors import (
     UnexpectedResponseError,
 )
 from bridge.trackops.client import TrackopsClient, _retry_delay, pages_needed
-from tests.conftest import make_client
+from tests.support.sandbox import make_client
 
 NO_WAIT = {"sleep": lambda seconds: None}
 

@@ -23,7 +23,8 @@ from bridge.feeds import feed_uid
 from bridge.models import Event, Feed, FeedKind, Privacy
 from bridge.store import Store
 from bridge.store.delivery import Destination
-from tests.caldav_servers import PASSWORD, CaldavServer, Radicale, Xandikos, free_port
+from tests.support.caldav_servers import PASSWORD, CaldavServer, Radicale, Xandikos
+from tests.support.processes import free_port
 
 NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 SETTINGS = PushSettings(account="acme", default_timezone="America/Chicago", feed_past_days=30)

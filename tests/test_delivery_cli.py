@@ -21,7 +21,7 @@ from bridge.delivery.caldav import read_wanted_objects
 from bridge.delivery.plan import object_name
 from bridge.feeds import feed_uid
 from bridge.models import FeedKind
-from tests.caldav_servers import PASSWORD, Radicale
+from tests.support.caldav_servers import PASSWORD, Radicale
 
 PERSONAL = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Someone//Phone//EN\r\nBEGIN:VEVENT\r\n"

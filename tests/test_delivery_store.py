@@ -14,7 +14,7 @@ from bridge.store import Store, open_store
 from bridge.store.delivery import PushedObject
 from bridge.store.errors import NotFound
 from bridge.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, apply_migrations
-from tests.test_store import BACKENDS, database_url  # noqa: F401 - the contract suite's fixture
+from tests.support.store import BACKENDS
 
 AT = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def _migrate_to(store: Store, migrations: list[Migration]) -> None:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:  # noqa: F811
+def store(database_url: str) -> Iterator[Store]:
     with open_store(database_url) as opened:
         opened.migrate()
         yield opened

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from bridge.config import Settings
 from bridge.models import FeedKind, Privacy
 from bridge.store import Store, open_store
-from tests.web_support import make_settings
+from tests.support.web import make_settings
 
 AT = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from bridge import demo
 from bridge.demo import DemoError, demo_settings, require_free_port, write_cli_env
 from bridge.store import open_store
 from bridge.web import app_context_of, create_app
-from tests.process_support import REPO, base_env, bridge
-from tests.test_store import SYNC_AT, make_event
+from tests.support.events import SYNC_AT, make_event
+from tests.support.processes import REPO, base_env, bridge
 from trackops_sandbox.options import SandboxOptions
 
 

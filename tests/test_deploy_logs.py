@@ -10,7 +10,7 @@ import sys
 
 from bridge.config import Settings
 from bridge.logs import REDACTED, LineFormatter, secrets_of
-from tests.process_support import base_env, bridge
+from tests.support.processes import base_env, bridge
 
 
 def record(message: str, *, name: str = "bridge.worker", exc: bool = False) -> logging.LogRecord:

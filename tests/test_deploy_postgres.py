@@ -66,7 +66,7 @@ def csrf(page: str) -> str:
 @pytest.mark.parametrize("database_url", [BACKENDS[1].values[0]], indirect=True)
 def test_release_worker_and_web_share_only_postgresql(
     sandbox: Sandbox,
-    database_url: str,  # noqa: F811 - the fixture, parametrized here
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     url = as_hosts_spell_it(database_url)

@@ -19,6 +19,7 @@ from bridge.entries import (
     validate_entry,
 )
 from bridge.models import Calendar, Case
+from tests.support.entries import ics
 
 DATA = Path(__file__).resolve().parent / "data" / "entries"
 DIRECTORY = Directory(
@@ -30,15 +31,6 @@ OPTIONS = EntryOptions(default_timezone="America/Denver")
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type, misc]
-
-
-def ics(*events: str, header: str = "") -> bytes:
-    """A minimal calendar around VEVENT bodies (one property per line)."""
-    body = "".join(f"BEGIN:VEVENT\r\n{e.strip()}\r\nEND:VEVENT\r\n" for e in events)
-    text = (
-        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{header}{body}END:VCALENDAR\r\n"
-    )
-    return text.replace("\n", "\r\n").replace("\r\r\n", "\r\n").encode("utf-8")
 
 
 def drafts_of(parsed: IcsParse, calendar: str = "Surveillance") -> list[Draft]:

@@ -10,7 +10,7 @@ from datetime import date
 
 from bridge.entries import Budget, parse_ics
 from bridge.entries.budget import EVENT_STEPS, FILE_OCCURRENCES, FILE_STEPS
-from tests.test_entries_ics import ics
+from tests.support.entries import ics
 
 UNTIL = date(2035, 12, 31)
 

@@ -1,8 +1,8 @@
 """Properties of the web's create-events pages: whatever is typed or uploaded, the answer is a
 queued event, a page of named mistakes, or a preview; never a 500 and never a traceback.
 
-Through the real app and database (tests/web_support.py's fixtures over the mirror that
-tests/test_web_submit.py fills).
+Through the real app and database (tests/conftest.py's web fixtures over the mirror that
+tests/support/submit.py fills, as tests/test_web_submit.py uses it).
 """
 
 from __future__ import annotations
@@ -10,20 +10,30 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridge.config import Settings
 from bridge.entries import COLUMNS
 from bridge.web.event_form import TEXT_FIELDS
-from tests.test_entries_properties import DIGITS, digits, event_text, value
-from tests.test_web_submit import (  # noqa: F401 - fixtures
-    event_form,
-    store_url,
-    web_settings,
-)
-from tests.web_support import csrf_token, hidden
+from tests.support.entries import DIGITS, digits, event_text, value
+from tests.support.submit import event_form, submit_settings, submit_store
+from tests.support.web import csrf_token, hidden
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return submit_store(tmp_path)
+
+
+@pytest.fixture
+def web_settings() -> Settings:
+    return submit_settings()
+
 
 WEB = settings(
     max_examples=40,

@@ -25,9 +25,8 @@ from bridge.feeds.text import content_line, escape_text, fold
 from bridge.feeds.zones import ZoneTable, known_zone, shown_zone
 from bridge.models import Address, Event, Feed, FeedEvent, FeedKind, Privacy
 from bridge.vtimezone import derive_zone_rules
-from tests.test_feeds import check_feed
+from tests.support.feeds import ACCOUNT, check_feed
 
-ACCOUNT = "acme"
 ZONES = [
     "America/New_York",
     "America/Chicago",

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from bridge.config import Settings
 from bridge.store import Store, open_store
 from bridge.web import app_context_of
-from tests.web_support import PASSWORD, SECRET_KEY, make_settings
+from tests.support.web import PASSWORD, SECRET_KEY, make_settings
 
 LEASE = timedelta(seconds=30)
 

@@ -14,26 +14,21 @@ from bridge.models import Privacy
 from bridge.store import LeaseLost, Store, open_store
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
-from tests.test_store import (  # noqa: F401 - fixtures
-    BACKENDS,
-    SYNC_AT,
-    database_url,
-    empty_store,
-    make_event,
-)
+from tests.support.events import SYNC_AT, make_event
+from tests.support.store import BACKENDS
 
 LEASE = timedelta(seconds=30)
 LAPSED = timedelta(0)  # a lease that ends the moment it is taken: no waiting in tests
 
 
 @pytest.fixture
-def store(empty_store: Store) -> Store:  # noqa: F811 - this module's store is migrated
+def store(empty_store: Store) -> Store:
     empty_store.migrate()
     return empty_store
 
 
 @pytest.fixture
-def other(store: Store, database_url: str) -> Iterator[Store]:  # noqa: F811
+def other(store: Store, database_url: str) -> Iterator[Store]:
     """A second process's store on the same database."""
     with open_store(database_url) as second:
         yield second
@@ -99,7 +94,7 @@ class TestLease:
         with pytest.raises(LeaseLost, match="lapsed"):
             store.reserve_request_slot(0.0, 1.0, holder="A")
 
-    def test_upgrade_from_version_6_keeps_data(self, empty_store: Store) -> None:  # noqa: F811
+    def test_upgrade_from_version_6_keeps_data(self, empty_store: Store) -> None:
         engine = empty_store._engine
         earlier = [m for m in MIGRATIONS if m.version < 7]
         apply_migrations(lambda: transaction(engine, write=True), earlier)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,16 +20,16 @@ import pytest
 
 from bridge.store import NewItem, Store, open_store
 from bridge.trackops.client import TrackopsClient
-from tests.process_support import (
-    Process,
+from tests.support.processes import (
     Sandbox,
     base_env,
     bridge,
+    freeze_between_transactions,
     sandbox_process,
     started,
     wait_for,
 )
-from tests.test_store import BACKENDS, database_url  # noqa: F401 - fixture
+from tests.support.store import BACKENDS
 
 # The sandbox allows 10 requests/s and each worker sends at most 6: the pacer keeps 35 ms
 # between requests at Trackops' real 1 request/s, and a loaded test machine delays a request's
@@ -140,17 +139,6 @@ def in_held_page(sandbox: Sandbox) -> bool:
     return not sandbox.control.faults()
 
 
-def freeze_between_transactions(store: Store, holder: Process) -> None:
-    """SIGSTOP the holder just after its lease renewal committed, while its pass waits for a
-    held page: frozen with no transaction open. (Frozen inside one, it would hold the SQLite
-    file's write lock for as long as it stays frozen, and every other process with it: one
-    machine's processes share its fate. On PostgreSQL the server ends such a transaction after
-    IDLE_TRANSACTION_LIMIT_MS.)"""
-    renewed = store.read_worker_lease().renewed_at
-    wait_for(lambda: store.read_worker_lease().renewed_at != renewed, "a renewal to commit")
-    holder.popen.send_signal(signal.SIGSTOP)
-
-
 @pytest.mark.parametrize(
     ("database_url", "how"),
     [
@@ -164,7 +152,7 @@ def freeze_between_transactions(store: Store, holder: Process) -> None:
 )
 def test_a_second_worker_takes_over_and_nothing_is_sent_twice(
     sandbox: Sandbox,
-    database_url: str,  # noqa: F811 - the fixture, parametrized here
+    database_url: str,
     how: str,
     tmp_path: Path,
 ) -> None:

@@ -20,7 +20,7 @@ from bridge.submissions import directory_from_store, entry_options, preview_file
 from bridge.sync import Syncer, SyncOptions
 from bridge.trackops.client import TrackopsClient
 from bridge.worker import OUTBOX_LOOK_INTERVAL, Worker
-from tests.conftest import make_client
+from tests.support.sandbox import make_client
 
 HEADER = "title,calendar,case,start_date,start_time,end_time,timezone,staff"
 NOW_ISH = timedelta(0)  # settle time for tests that recover at once

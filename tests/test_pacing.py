@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from bridge.trackops.pacing import MARGIN, MARGIN_FLOOR, Pacer
-from tests.conftest import make_client
+from tests.support.sandbox import make_client
 
 pytestmark = pytest.mark.pacing
 

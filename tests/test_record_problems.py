@@ -22,19 +22,21 @@ from bridge.store import Store
 from bridge.sync import Syncer, SyncOptions
 from bridge.web import app_context_of, create_app
 from bridge.web.feed_urls import feed_path
-from tests.support.store import BACKENDS
 from tests.support.sandbox import make_client
+from tests.support.store import BACKENDS
 from tests.support.web import log_in, make_settings
 from trackops_sandbox.server import SandboxServer
 
 # The store contract's backends (a fresh database per test, on PostgreSQL a schema of its own
 # in a session zone west of UTC) and its migrated store.
 
+
 @pytest.fixture
 def store(empty_store: Store) -> Store:
     """The contract's database (conftest's `database_url` over BACKENDS), migrated."""
     empty_store.migrate()
     return empty_store
+
 
 OPTIONS = SyncOptions(default_privacy=Privacy.FULL)
 # The sandbox writes JSON as UTF-8 and cannot encode a lone surrogate; Trackops (PHP's

@@ -18,14 +18,18 @@ from bridge.models import Event
 from bridge.store import RecordProblem, Store, content_hash, problem_key, tables
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
-from tests import test_store as store_contract
+from tests.support.store import BACKENDS
 
-# The store contract's backends and fixtures: a fresh database per test, on PostgreSQL a
-# schema of its own in a session zone west of UTC.
-BACKENDS = store_contract.BACKENDS
-database_url = store_contract.database_url
-empty_store = store_contract.empty_store
-store = store_contract.store
+# The store contract's backends (a fresh database per test, on PostgreSQL a schema of its own
+# in a session zone west of UTC) and its migrated store.
+
+
+@pytest.fixture
+def store(empty_store: Store) -> Store:
+    """The contract's database (conftest's `database_url` over BACKENDS), migrated."""
+    empty_store.migrate()
+    return empty_store
+
 
 AT = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 LATER = AT + timedelta(hours=1)

@@ -42,11 +42,13 @@ from tests.support.web import make_settings
 # The store contract's backends (a fresh database per test, on PostgreSQL a schema of its own
 # in a session zone west of UTC) and its migrated store.
 
+
 @pytest.fixture
 def store(empty_store: Store) -> Store:
     """The contract's database (conftest's `database_url` over BACKENDS), migrated."""
     empty_store.migrate()
     return empty_store
+
 
 AT = datetime(2030, 1, 1, tzinfo=UTC)
 # Characters stores, feeds or encoders have tripped over, mixed into every generated string.

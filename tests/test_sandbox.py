@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PINNED_ANCHOR
+from tests.support.sandbox import PINNED_ANCHOR
 from trackops_sandbox import SandboxOptions, SandboxServer
 
 Record = dict[str, Any]

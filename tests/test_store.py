@@ -1,22 +1,20 @@
 """The store's contract: one class of behaviours, run on a SQLite file and on PostgreSQL.
 
-PostgreSQL runs when TEST_DATABASE_URL is set; each test gets a schema of its own there.
+PostgreSQL runs when TEST_DATABASE_URL is set; each test gets a schema of its own there
+(tests/support/store.py; the `database_url` and `empty_store` fixtures are in conftest.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
 
-from bridge.models import Address, Case, Event, FeedKind, Privacy, Staff, Subject
+from bridge.models import Address, Case, FeedKind, Privacy, Staff, Subject
 from bridge.store import (
     LATEST_VERSION,
     FeedFetch,
@@ -33,72 +31,15 @@ from bridge.store import (
 from bridge.store.engine import normalise_url, transaction
 from bridge.store.events import apply_event_changes
 from bridge.store.migrations import MIGRATIONS, Migration, apply_migrations
+from tests.support.events import SYNC_AT, T0, make_event
+from tests.support.store import BACKENDS
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-
-T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
-SYNC_AT = datetime(2029, 12, 1, 12, 0, tzinfo=UTC)
 LATER = SYNC_AT + timedelta(hours=1)
 
 
 def altered(token: str) -> str:
     """The token with its last character changed: never equal to it (unlike appending "x")."""
     return token[:-1] + ("y" if token.endswith("x") else "x")
-
-
-def make_event(event_id: int, **changes: object) -> Event:
-    event = Event(
-        event_id=event_id,
-        title=f"Surveillance {event_id}",
-        start_at=T0 + timedelta(hours=event_id),
-        end_at=T0 + timedelta(hours=event_id, minutes=90),
-        calendar_id=1,
-        timezone="America/Chicago",
-        staff_ids=(10,),
-        updated_at=SYNC_AT,
-        raw_json=f'{{"id": {event_id}}}',
-    )
-    return dataclasses.replace(event, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/db/bridge.db"
-        return
-    assert PG_URL is not None
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        # A session zone other than UTC: the store must hand back UTC whatever the server's.
-        options = f"-csearch_path%3D{schema}%20-ctimezone%3DAmerica/Chicago"
-        yield f"{PG_URL}{separator}options={options}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL is not set"),
-        ],
-    ),
-]
-
-
-@pytest.fixture
-def empty_store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as store:
-        yield store
 
 
 @pytest.fixture

@@ -29,13 +29,13 @@ from bridge.store import (
 from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
 from bridge.store.tables import outbox_items
-from tests.test_store import BACKENDS, database_url, empty_store  # noqa: F401 - fixtures
+from tests.support.store import BACKENDS
 
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(empty_store: Store) -> Store:  # noqa: F811 - this module's store is migrated
+def store(empty_store: Store) -> Store:
     empty_store.migrate()
     return empty_store
 
@@ -93,7 +93,7 @@ def created(event_id: int, title: str = "Surveillance", calendar_id: int = 2) ->
 
 
 @pytest.fixture
-def other(database_url: str) -> Iterator[Store]:  # noqa: F811 - the fixture imported above
+def other(database_url: str) -> Iterator[Store]:
     """A second handle on the same database, as another process would hold."""
     with open_store(database_url) as second:
         yield second
@@ -292,7 +292,7 @@ class TestOutboxContract:
 
     def test_upgrade_from_version_5_keeps_waiting_uploads(
         self,
-        empty_store: Store,  # noqa: F811 - the fixture imported above
+        empty_store: Store,
     ) -> None:
         engine = empty_store._engine
         begin = lambda: transaction(engine, write=True)  # noqa: E731

@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from bridge.cli import main
 from bridge.outbox import drain_outbox
 from bridge.store import SyncState, open_store
-from tests.conftest import make_client
-from tests.test_cli import bridge_process, wait_for
+from tests.support.processes import bridge_process, wait_for
+from tests.support.sandbox import make_client
 
 HEADER = "title,calendar,case,start_date,start_time,end_time,timezone,staff"
 GOOD = [

@@ -11,7 +11,7 @@ import pytest
 from bridge.errors import UnexpectedResponseError
 from bridge.models import Privacy
 from bridge.sync import Syncer, SyncOptions
-from tests.conftest import make_client
+from tests.support.sandbox import make_client
 
 OPTIONS = SyncOptions(
     overlap=timedelta(seconds=120),

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.serving import make_server
 
 import bridge.feed_engine
@@ -32,7 +31,16 @@ from bridge.web.clients import client_family
 from bridge.web.feed_urls import feed_path, feed_url
 from bridge.web.fetch_log import FetchLog
 from bridge.web.render_cache import BoundedCache
-from tests.web_support import PASSWORD, PUBLIC_URL, SECRET_KEY, csrf_token, log_in, make_settings
+from tests.support.web import (
+    PASSWORD,
+    PUBLIC_URL,
+    SECRET_KEY,
+    admin_routes,
+    csrf_token,
+    log_in,
+    make_settings,
+    sample_url,
+)
 
 GOOGLE_UA = "Google-Calendar-Importer"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -520,29 +528,8 @@ def test_werkzeug_request_log_shows_no_feed_token(
 
 # -- login ---------------------------------------------------------------------------------
 
+
 # The stylesheet and favicon are public: the login page needs them.
-OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez", "static"}
-
-
-def sample_url(app: Flask, rule: Rule) -> str:
-    converters = rule._converters  # which arguments are numbers, to build a matching URL
-    values = {a: 1 if isinstance(converters[a], IntegerConverter) else "x" for a in rule.arguments}
-    with app.test_request_context():
-        from flask import url_for
-
-        return url_for(rule.endpoint, **values)
-
-
-def admin_routes(app: Flask) -> list[tuple[str, str]]:
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in OPEN_ENDPOINTS:
-            continue
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            found.append((method, sample_url(app, rule)))
-    return found
-
-
 def test_every_admin_route_needs_a_login(app: Flask, web: FlaskClient) -> None:
     routes = admin_routes(app)
     assert {("GET", "/"), ("POST", "/logout"), ("GET", "/admin/calendars")} <= set(routes)

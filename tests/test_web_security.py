@@ -24,12 +24,11 @@ from bridge.store.engine import transaction
 from bridge.store.migrations import MIGRATIONS, apply_migrations
 from bridge.web import app_context_of
 from bridge.web.auth import FAILURE_WINDOW, MAX_FAILURES, MAX_FAILURES_GLOBAL
-from tests import test_store as store_contract
-from tests.web_support import PASSWORD, csrf_token, hidden_value, log_in, make_settings
+from tests.support.store import BACKENDS
+from tests.support.web import PASSWORD, csrf_token, hidden_value, log_in, make_settings
 
 # The store contract suite's backends: a SQLite file, and a PostgreSQL schema of its own.
-database_url = store_contract.database_url
-pytestmark = pytest.mark.parametrize("database_url", store_contract.BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
 PARALLEL = 100
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)

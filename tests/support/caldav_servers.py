@@ -5,13 +5,14 @@ Each can be stopped and started again on the same port and folder (a restart mid
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.processes import free_port
 
 USERNAME = "alice"
 PASSWORD = "correct horse"
@@ -21,12 +22,6 @@ _MKCALENDAR = (
     '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
     "<d:displayname>{name}</d:displayname></d:prop></d:set></c:mkcalendar>"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class CaldavServer:

@@ -1,23 +1,18 @@
-"""Web-test fixtures and helpers: the app over a test module's database, logging in, form tokens.
+"""Web-test helpers: the settings the app starts with, logging in, form tokens, the admin routes.
 
-Loaded for every test through `pytest_plugins` in conftest.py. A module that uses these fixtures
-supplies two of its own: `store_url` (a migrated database holding that module's data) and
-`web_settings` (the Settings its app runs with, usually `make_settings` plus its own choices).
+The fixtures built on them (`db`, `app`, `web`, `admin`) are in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
+from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.test import TestResponse
 
 from bridge.config import Settings
-from bridge.store import Store, open_store
-from bridge.web import app_context_of, create_app
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "k" * 24 + "-secret-key-for-tests-only"
@@ -34,32 +29,6 @@ def make_settings(**overrides: object) -> Settings:
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Store]:
-    """A second handle on the same database, as the worker would hold."""
-    with open_store(store_url) as handle:
-        yield handle
-
-
-@pytest.fixture
-def app(store_url: str, web_settings: Settings) -> Iterator[Flask]:
-    application = create_app(web_settings, store_url=store_url)
-    yield application
-    app_context_of(application).store.close()
-
-
-@pytest.fixture
-def web(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def admin(web: FlaskClient) -> FlaskClient:
-    """A client logged in as the admin."""
-    assert log_in(web).status_code == 302
-    return web
 
 
 def hidden_value(page: str, name: str) -> str:
@@ -82,3 +51,25 @@ def csrf_token(web: FlaskClient, path: str = "/login") -> str:
 
 def log_in(web: FlaskClient, password: str = PASSWORD, **extra: str) -> TestResponse:
     return web.post("/login", data={"password": password, "csrf_token": csrf_token(web), **extra})
+
+
+# The endpoints anyone may reach; every other route needs the admin's login.
+OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"}
+
+
+def sample_url(app: Flask, rule: Rule) -> str:
+    converters = rule._converters  # which arguments are numbers, to build a matching URL
+    values = {a: 1 if isinstance(converters[a], IntegerConverter) else "x" for a in rule.arguments}
+    with app.test_request_context():
+        return url_for(rule.endpoint, **values)
+
+
+def admin_routes(app: Flask) -> list[tuple[str, str]]:
+    """(method, sample URL) of every route behind the login."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in OPEN_ENDPOINTS:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, sample_url(app, rule)))
+    return found
