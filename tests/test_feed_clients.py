@@ -36,6 +36,7 @@ from bridge.web import app_context_of, create_app
 from bridge.web.feed_urls import feed_path
 from tests.support.sandbox import ANCHOR, make_client
 from tests.support.web import make_settings
+from tests.support.zones import next_changes
 from trackops_sandbox.options import SandboxOptions
 from trackops_sandbox.server import SandboxServer
 
@@ -68,44 +69,6 @@ DST_ZONES = (
 
 
 # ----------------------------------------------------------------------------- the account
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change of UTC offset: the clocks skip (spring) or repeat (fall) an interval."""
-
-    zone: str
-    at: datetime  # aware UTC
-    before: timedelta
-    after: timedelta
-
-    @property
-    def wall_before(self) -> datetime:
-        """The wall clock at the change, read on the clock that ends (naive)."""
-        return (self.at + self.before).replace(tzinfo=None)
-
-    @property
-    def wall_after(self) -> datetime:
-        return (self.at + self.after).replace(tzinfo=None)
-
-
-def next_changes(zone: str, since: date, days: int = 400) -> list[Change]:
-    """The zone's offset changes in the coming ``days``, found hour by hour with zoneinfo."""
-    tz = ZoneInfo(zone)
-    found, hour = [], timedelta(hours=1)
-    here = datetime.combine(since, time(0), tzinfo=UTC)
-    offset = here.astimezone(tz).utcoffset()
-    for _ in range(days * 24):
-        there = here + hour
-        there_offset = there.astimezone(tz).utcoffset()
-        if there_offset != offset:
-            moment = here
-            while moment.astimezone(tz).utcoffset() == offset:  # to the minute
-                moment += timedelta(minutes=1)
-            assert offset is not None and there_offset is not None
-            found.append(Change(zone, moment, offset, there_offset))
-        here, offset = there, there_offset
-    return found
 
 
 def local(zone: str, wall: datetime, fold: int = 0) -> datetime:
