@@ -191,7 +191,11 @@ class Syncer:
         and the error is raised; the next poll starts from the same place.
         """
         started = self.clock()
-        before = (self.client.stats.requests, self.client.stats.rate_limited)
+        before = (
+            self.client.stats.requests,
+            self.client.stats.rate_limited,
+            self.client.stats.retries,
+        )
         state = replace(self.store.get_sync_state(), last_attempt_at=started)
         self.store.put_sync_state(state)
         result = PollResult()
@@ -214,7 +218,9 @@ class Syncer:
                 )
             self._probe_candidates(result)
         except BridgeError as error:
-            failed = self._count_requests(self.store.get_sync_state(), result, before)
+            failed = self._count_requests(
+                self.store.get_sync_state(), result, before, has_failed=True
+            )
             self.store.put_sync_state(
                 replace(failed, last_error=error.describe(), last_error_at=self.clock())
             )
@@ -233,15 +239,23 @@ class Syncer:
         return result
 
     def _count_requests(
-        self, state: SyncState, result: PollResult, before: tuple[int, int]
+        self,
+        state: SyncState,
+        result: PollResult,
+        before: tuple[int, int, int],
+        *,
+        has_failed: bool = False,
     ) -> SyncState:
         result.requests = self.client.stats.requests - before[0]
+        rate_limited = self.client.stats.rate_limited - before[1]
+        # Failed requests: each one retried, and the one that ended a failed pass.
+        errors = self.client.stats.retries - before[2] + int(has_failed)
+        if result.requests or errors:
+            self.store.record_request_hour(self.clock(), result.requests, errors, rate_limited)
         return replace(
             state,
             requests_total=state.requests_total + result.requests,
-            rate_limited_total=state.rate_limited_total
-            + self.client.stats.rate_limited
-            - before[1],
+            rate_limited_total=state.rate_limited_total + rate_limited,
         )
 
     def _is_due(self, last: datetime | None, interval: timedelta) -> bool:

@@ -30,6 +30,7 @@ from bridge.store.tables import (
 class EventQuery:
     """The events page's filters; empty ones filter nothing. Times are aware UTC."""
 
+    event_id: int | None = None
     title: str = ""
     case: str = ""  # a case's number, reference or title, in part
     calendar_id: int | None = None
@@ -72,6 +73,8 @@ def _like(text: str) -> str:
 
 def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = [events.c.deleted_at.is_(None)]
+    if query.event_id is not None:
+        found.append(events.c.event_id == query.event_id)
     if query.title:
         found.append(events.c.title.ilike(_like(query.title), escape="\\"))
     if query.case:

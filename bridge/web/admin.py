@@ -23,6 +23,7 @@ from bridge.web.context import current_settings, current_store
 from bridge.web.feed_preview import feed_page_context
 from bridge.web.feed_urls import feed_url
 from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
+from bridge.web.page_context import calendars_context, dashboard_context
 
 bp = Blueprint("admin", __name__)
 
@@ -60,6 +61,8 @@ def dashboard() -> str:
         size_warning=FEED_SIZE_WARNING_BYTES,
         record_problems=store.list_record_problems(),
         problem_counts=store.count_record_problems(),
+        # Times in the admin's zone, the 24 h chart, next poll, outbox, largest feeds.
+        **dashboard_context(),
     )
 
 
@@ -204,5 +207,6 @@ def _render_calendars_page(failed: dict[int, FormInput], *, status: int = 200) -
         rows=rows,
         default_timezone=current_settings().default_timezone,
         zones=sorted(known_zones()),
+        **calendars_context(),  # each calendar's feed and event count
     )
     return page, status
