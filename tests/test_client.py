@@ -99,7 +99,9 @@ def test_the_servers_own_message_reaches_the_error_in_every_body_style(sandbox, 
     sandbox.control.set_variants(errors=style)
     with pytest.raises(NotFoundError) as caught:
         client.get_event(99_999_999)
-    assert "99999999" in str(caught.value) or "not found" in str(caught.value).lower()
+    # The sandbox's own sentence: neither the URL (which holds the id) nor the reason phrase
+    # "Not Found" contains it, so only the body can have brought it.
+    assert "Event 99999999 not found" in str(caught.value)
 
 
 # -- retries -----------------------------------------------------------------------------------
