@@ -16,14 +16,10 @@ from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.errors import BridgeError
+from bridge.errors import ConfigError
 from bridge.models import Privacy
 
 DEFAULT_DATABASE_URL = "sqlite:///var/bridge.db"
-
-
-class ConfigError(BridgeError):
-    """A setting is missing or invalid; the message names the variable and what it expects."""
 
 
 def _number_text(raw: str) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from bridge.assembly import build_worker, open_current_store
 from bridge.config import Settings
-from bridge.errors import BridgeError
+from bridge.errors import DemoError
 from bridge.logs import configure_logging
 from bridge.store import Store
 from bridge.web import create_app
@@ -40,10 +40,6 @@ LOGIN_HINT = (
     "This is the demo: its password is printed in the terminal where you started it, on the "
     "line “Admin pages: … password: …”. Each run has a new one."
 )
-
-
-class DemoError(BridgeError):
-    """The demo cannot start here as asked; the message says what to run instead."""
 
 
 def require_sandbox() -> ModuleType:

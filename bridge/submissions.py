@@ -27,7 +27,7 @@ from bridge.entries import (
     parse_ics,
     validate_entry,
 )
-from bridge.errors import BridgeError
+from bridge.errors import SubmissionError
 from bridge.models import Draft
 from bridge.store import Batch, NewItem, OutboxItem, Store, body_digest
 from bridge.trackops.bodies import event_request_body, read_request_body
@@ -35,10 +35,6 @@ from bridge.trackops.bodies import event_request_body, read_request_body
 FORM_LABEL = "Form entry"
 _ICS_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb")
 _PARSED_VERSION = 1  # of ParsedFile.to_json's shape: a stored parse of another shape is read again
-
-
-class SubmissionError(BridgeError):
-    """A submission that cannot be queued (nothing in it is ready)."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +291,8 @@ def preview_form(
     return BatchPreview(
         batch_key=_batch_key(Source.FORM, {"submission": submission_id, **content}, b""),
         source=Source.FORM.value,
-        label=FORM_LABEL,
+        # Batches list by label: a form's is its event's title, as a file's is its name.
+        label=" ".join(entry.title.split())[:200] or FORM_LABEL,
         rows=(_preview_row(entry, directory, options),),
     )
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, Settings, load_settings, settings_schema
+from bridge.config import Settings, load_settings, settings_schema
+from bridge.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bridge.errors import NotFound
 from bridge.models import FeedKind, Privacy
 from bridge.store import Store, open_store
 from bridge.store.delivery import PushedObject
-from bridge.store.errors import NotFound
 from bridge.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, apply_migrations
 from tests.support.store import BACKENDS
 

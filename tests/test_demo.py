@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bridge import demo
-from bridge.demo import DemoError, demo_settings, require_free_port, write_cli_env
+from bridge.demo import demo_settings, require_free_port, write_cli_env
+from bridge.errors import DemoError
 from bridge.store import open_store
 from bridge.web import app_context_of, create_app
 from tests.support.events import SYNC_AT, make_event

@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.entries import (
-    Directory,
-    DirectoryError,
-    EntryFields,
-    FieldError,
-    Source,
-)
+from bridge.entries import Directory, EntryFields, FieldError, Source
+from bridge.errors import DirectoryError
 from bridge.models import Address, Calendar, Case, Draft, Staff, Subject
 from bridge.submissions import idempotency_key
 from bridge.trackops.bodies import event_request_body

@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 
 from bridge.cli import main
 from bridge.config import Settings
-from bridge.entries.zones import ZoneError, resolve_zone
+from bridge.entries.zones import resolve_zone
+from bridge.errors import ZoneError
 from bridge.feed_engine import FeedEngine, render_options
 from bridge.models import Event, Feed, FeedKind, Privacy, Staff
 from bridge.store import Store, open_store

@@ -11,10 +11,10 @@ import pytest
 
 from bridge.config import Settings
 from bridge.entries import Directory, EntryFields
+from bridge.errors import SubmissionError
 from bridge.models import Calendar, Case, Staff, Subject
 from bridge.store import Store
 from bridge.submissions import (
-    SubmissionError,
     directory_from_store,
     entry_options,
     find_earlier_copies,

@@ -13,15 +13,14 @@ from bridge.assembly import build_client, open_current_store
 from bridge.cli.app import current_settings, main, reports_errors
 from bridge.config import Settings
 from bridge.entries import FieldError
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, SubmissionError
 from bridge.feed_engine import FeedEngine, render_after_pass, render_options
-from bridge.outbox import drain_outbox
+from bridge.sending import drain_outbox
 from bridge.store import BatchProgress, OutboxItem, Store
 from bridge.submissions import (
     BatchPreview,
     EarlierCopies,
     PreviewRow,
-    SubmissionError,
     directory_from_store,
     entry_options,
     find_earlier_copies,

@@ -25,7 +25,7 @@ from caldav.requests import HTTPBearerAuth
 from caldav.response import DAVResponse
 
 from bridge.delivery.plan import Delete, PushPlan, Put, WantedObject, plan_push
-from bridge.errors import BridgeError
+from bridge.errors import DestinationError
 from bridge.feeds import feed_uid, render_feed
 from bridge.models import Feed, FeedEvent
 from bridge.store import Store
@@ -56,10 +56,6 @@ _CALENDAR_QUERY = (
     '<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR">'
     '<c:comp-filter name="VEVENT"/></c:comp-filter></c:filter></c:calendar-query>'
 )
-
-
-class DestinationError(BridgeError):
-    """A destination refused or could not be reached; its push is retried later."""
 
 
 @dataclass(frozen=True)
@@ -420,9 +416,12 @@ def _fail(
     return outcome
 
 
-def backoff_delay(failures: int) -> timedelta:
-    """The wait after ``failures`` failed passes in a row: doubling, capped, half of it jitter."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(failures - 1, 0))
+def backoff_delay(
+    failures: int, base: timedelta = BACKOFF_BASE, cap: timedelta = BACKOFF_CAP
+) -> timedelta:
+    """The wait after ``failures`` failed passes in a row: doubling, capped, half of it jitter
+    (webhook retries use it too, with their own base and cap)."""
+    ceiling = min(cap, base * 2 ** min(max(failures - 1, 0), 30))
     half = ceiling.total_seconds() / 2
     return timedelta(seconds=half + half * random.random())  # noqa: S311 - jitter, not a secret
 

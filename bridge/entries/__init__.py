@@ -6,12 +6,13 @@ Pure code (no Flask, database or HTTP). Sources (`parse_csv`, `parse_ics`, or th
 
 from bridge.entries.budget import Budget, OverBudget
 from bridge.entries.csv_source import COLUMNS, REQUIRED_COLUMNS, CsvParse, csv_template, parse_csv
-from bridge.entries.directory import Directory, DirectoryError
+from bridge.entries.directory import Directory
 from bridge.entries.drafts import EntryFields, FieldError, Source
-from bridge.entries.encoding import DecodedText, EncodingRefused, decode_upload
+from bridge.entries.encoding import DecodedText, decode_upload
 from bridge.entries.ics_source import IcsParse, parse_ics
 from bridge.entries.rules import EntryOptions, validate_entry
 from bridge.entries.zones import resolve_zone
+from bridge.errors import DirectoryError, EncodingRefused
 from bridge.models import Draft  # what validate_entry makes, exported beside it
 
 __all__ = [

@@ -12,14 +12,12 @@ from functools import lru_cache
 
 import pycountry
 
+from bridge.errors import AddressError
+
 # Countries whose state Trackops checks against a fixed list of codes.
 COUNTRIES_WITH_STATE_CODES = ("US", "CA", "AU")
 # "UK" is what people write; ISO reserves it and pycountry does not know it.
 _COUNTRY_ALIASES = {"UK": "GB"}
-
-
-class AddressError(ValueError):
-    """A country or state Trackops would refuse; str() says what to write instead."""
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
-from bridge.entries.encoding import EncodingRefused, decode_upload
+from bridge.entries.encoding import decode_upload
+from bridge.errors import EncodingRefused
 
 COLUMNS = (
     "title",

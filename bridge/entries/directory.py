@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
+from bridge.errors import DirectoryError
 from bridge.models import Calendar, Case, Staff, Subject
 
 R = TypeVar("R")
@@ -21,18 +22,6 @@ _ID = re.compile(r"[0-9]{1,18}")
 # Spellings difflib may compare, over all the hints of one Directory (about 5 microseconds
 # each): enough for every miss against a small mirror, a few against 20,000 cases.
 HINT_COMPARISONS = 100_000
-
-
-class DirectoryError(LookupError):
-    """A name that matches no record, or several; `candidates` holds the ids of several."""
-
-    def __init__(self, message: str, candidates: tuple[int, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.candidates = candidates
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def _key(text: str) -> str:

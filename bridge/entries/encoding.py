@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from bridge.errors import EncodingRefused
+
 EXCEL_ADVICE = "save it as UTF-8 (in Excel: File > Save As > 'CSV UTF-8 (Comma delimited)')"
 # One well-formed UTF-8 sequence of two to four bytes (RFC 3629, no surrogates or overlongs).
 _UTF8_SEQUENCE = re.compile(
@@ -53,10 +55,6 @@ _NAMES = {
     "euc_kr": "EUC-KR",
     "mac_roman": "Mac Roman",
 }
-
-
-class EncodingRefused(ValueError):
-    """A file whose encoding cannot be told with confidence; the message says what to do."""
 
 
 @dataclass(frozen=True)

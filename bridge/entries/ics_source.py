@@ -36,8 +36,9 @@ from dateutil.rrule import rrule, rrulestr
 
 from bridge.entries.budget import Budget, OverBudget
 from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
-from bridge.entries.encoding import EncodingRefused, decode_upload
-from bridge.entries.zones import ZoneError, resolve_zone
+from bridge.entries.encoding import decode_upload
+from bridge.entries.zones import resolve_zone
+from bridge.errors import EncodingRefused, ZoneError
 
 ADDRESS_LINE_LIMIT = 255
 _ICS_ADVICE = "export it again from the calendar program (they write UTF-8), or save it as UTF-8"

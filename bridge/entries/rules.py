@@ -22,21 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, TypeVar
 
-from bridge.entries.addresses import (
-    AddressError,
-    normalize_country,
-    normalize_state,
-    normalize_zip,
-)
-from bridge.entries.directory import Directory, DirectoryError
+from bridge.entries.addresses import normalize_country, normalize_state, normalize_zip
+from bridge.entries.directory import Directory
 from bridge.entries.drafts import EntryFields, FieldError
-from bridge.entries.zones import (
-    RepeatedTimeRule,
-    ZoneError,
-    day_bounds_utc,
-    resolve_zone,
-    to_utc,
-)
+from bridge.entries.zones import RepeatedTimeRule, day_bounds_utc, resolve_zone, to_utc
+from bridge.errors import AddressError, DirectoryError, Invalid, ZoneError
 from bridge.models import Address, Calendar, Case, Draft
 
 T = TypeVar("T")
@@ -122,15 +112,6 @@ class EntryOptions:
             raise ValueError("default_duration must be positive")
         if self.default_country:
             object.__setattr__(self, "default_country", normalize_country(self.default_country))
-
-
-class Invalid(ValueError):
-    """One rule's refusal of one field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field_name = field_name
-        self.message = message
 
 
 # --- rules on one value ----------------------------------------------------------------------

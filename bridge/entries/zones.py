@@ -19,15 +19,13 @@ from zoneinfo import ZoneInfo, available_timezones
 # icalendar ships CLDR's windowsZones table (generated, dated): better than typing our own.
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from bridge.errors import ZoneError
+
 # "first": the earlier instant (daylight time, before the clocks go back); "second": the later
 # one (standard time); "error": refuse and ask the person to say which.
 RepeatedTimeRule = Literal["first", "second", "error"]
 
 _ONE_SECOND = timedelta(seconds=1)
-
-
-class ZoneError(ValueError):
-    """A zone name or a wall-clock time that cannot be turned into an instant; str() is advice."""
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 Entry point: ``open_store(url)`` returns a ``Store``; the rest of the bridge never writes SQL.
 """
 
-from bridge.store.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
+from bridge.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from bridge.store.events import content_hash
 from bridge.store.lease import Lease, LeaseLost
 from bridge.store.migrations import LATEST_VERSION
-from bridge.store.outbox import (
+from bridge.store.outbox_items import (
     ITEM_STATES,
     UNFINISHED_STATES,
     Batch,
@@ -16,7 +16,6 @@ from bridge.store.outbox import (
     OutboxItem,
     OutboxStateError,
     QueueResult,
-    Upload,
     body_digest,
 )
 from bridge.store.problems import ProblemCounts, RecordProblem, problem_key
@@ -33,6 +32,7 @@ from bridge.store.records import (
 )
 from bridge.store.state import LoginAttempt
 from bridge.store.store import Store, open_store
+from bridge.store.uploads import Upload
 
 __all__ = [
     "HEARTBEAT_STALE_POLLS",

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from bridge.store.errors import NotFound
+from bridge.errors import NotFound
 from bridge.store.sql import AnyRow, insert_or_merge
 from bridge.store.tables import push_destinations, push_objects
 

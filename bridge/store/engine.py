@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
 
-from bridge.store.errors import StoreUnavailable
+from bridge.errors import StoreUnavailable
 
 _WRITE_OPTION = "bridge_write"
 # No transaction of the bridge waits between statements; one idle this long belongs to a

@@ -28,8 +28,8 @@ from sqlalchemy import (
     update,
 )
 
+from bridge.errors import NotFound
 from bridge.models import Feed, FeedKind, Privacy, Staff
-from bridge.store.errors import NotFound
 from bridge.store.records import FeedFetch, FeedRender, StaleFeed
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import (

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from bridge.errors import StoreUnavailable
 from bridge.models import FeedKind, Privacy
 from bridge.store.engine import describe_url
-from bridge.store.errors import StoreUnavailable
 from bridge.store.records import FeedHead
 
 # The render's head columns sit before its body (migration 8), so on SQLite reading them never

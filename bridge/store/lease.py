@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Table, func, select, update
 
-from bridge.store.errors import StoreError
+from bridge.errors import StoreError
 from bridge.store.sql import insert_or_merge
 from bridge.store.tables import request_slot, worker_lease
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
+from bridge.errors import NotFound
 from bridge.models import Calendar, Case, Staff, Subject
-from bridge.store.errors import NotFound
 from bridge.store.feeds import bump_calendar_feed_versions, bump_every_feed_version
 from bridge.store.sql import AnyRow, chunked
 from bridge.store.tables import calendars, cases, staff, subjects

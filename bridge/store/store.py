@@ -15,32 +15,33 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from bridge.errors import SchemaOutOfDate
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
 from bridge.store import deletions, lease, reference
 from bridge.store import delivery as delivery_rows
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
-from bridge.store import outbox as outbox_rows
+from bridge.store import outbox_items as item_rows
 from bridge.store import overview as overview_rows
 from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import state as state_rows
+from bridge.store import uploads as upload_rows
 from bridge.store import webhooks as webhook_rows
 from bridge.store.delivery import Destination, PushedObject
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
-from bridge.store.errors import SchemaOutOfDate
 from bridge.store.heads import HeadReader
 from bridge.store.lease import Lease
 from bridge.store.migrations import LATEST_VERSION, apply_migrations, read_schema_version
-from bridge.store.outbox import (
+from bridge.store.outbox_items import (
     UNFINISHED_STATES,
     Batch,
     BatchProgress,
     NewItem,
     OutboxItem,
     QueueResult,
-    Upload,
 )
+from bridge.store.outbox_lock import hold_drain_lock
 from bridge.store.overview import EventQuery, HourCount, ListedEvent
 from bridge.store.problems import ProblemCounts, RecordProblem
 from bridge.store.records import (
@@ -54,6 +55,7 @@ from bridge.store.records import (
     SyncState,
 )
 from bridge.store.tables import cases, staff, subjects
+from bridge.store.uploads import Upload
 from bridge.store.webhooks import Delivery, DueDelivery, Subscription
 
 
@@ -498,7 +500,7 @@ class Store:
     ) -> QueueResult:
         """Record the batch once per key and queue its items not already in the outbox."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.queue_batch(
+            return item_rows.queue_batch(
                 conn,
                 batch_key=batch_key,
                 source=source,
@@ -512,26 +514,26 @@ class Store:
 
     def find_batch_by_key(self, batch_key: str) -> Batch | None:
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_batch_by_key(conn, batch_key)
+            return item_rows.select_batch_by_key(conn, batch_key)
 
     def get_batch(self, batch_id: int) -> Batch | None:
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_batch(conn, batch_id)
+            return item_rows.select_batch(conn, batch_id)
 
     def list_batches(self, limit: int = 50) -> list[Batch]:
         """The most recent batches, newest first."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_batches(conn, limit)
+            return item_rows.select_batches(conn, limit)
 
     def batch_counts(self, batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Items per state of each batch (every state, zeros included), in one query."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_batch_counts(conn, set(batch_ids))
+            return item_rows.select_batch_counts(conn, set(batch_ids))
 
     def batch_progress(self, batch_id: int) -> BatchProgress:
         """The batch, its items and their counts per state; NotFound if there is no such batch."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_batch_progress(conn, batch_id)
+            return item_rows.select_batch_progress(conn, batch_id)
 
     def find_outbox_items(
         self, idempotency_keys: Iterable[str], body_digests: Iterable[str] = ()
@@ -539,22 +541,22 @@ class Store:
         """Items with one of these keys, or with one of these bodies (see ``body_digest``)
         that did not fail: what a submission would find already queued or sent."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_items_matching(conn, set(idempotency_keys), set(body_digests))
+            return item_rows.select_items_matching(conn, set(idempotency_keys), set(body_digests))
 
     def claim_next_item(self, at: datetime, batch_id: int | None = None) -> OutboxItem | None:
         """Mark the oldest pending item (of the batch, if given) sending and return it."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.claim_next_item(conn, at, batch_id)
+            return item_rows.claim_next_item(conn, at, batch_id)
 
     def list_unresolved_items(self, batch_id: int | None = None) -> list[OutboxItem]:
         """Items left sending or unknown: their send may have created an event."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_unresolved_items(conn, batch_id)
+            return item_rows.select_unresolved_items(conn, batch_id)
 
     def mark_item_sent(self, item_id: int, event: Event, at: datetime) -> OutboxItem:
         """Record the created event on the item and put it in the mirror, in one transaction."""
         with self._transaction(write=True) as conn:
-            item = outbox_rows.mark_item_sent(conn, item_id, event, at)
+            item = item_rows.mark_item_sent(conn, item_id, event, at)
             webhook_rows.queue_batch_finished(conn, item.batch_id, at)
             return item
 
@@ -567,35 +569,35 @@ class Store:
     ) -> OutboxItem:
         """Trackops refused the item: keep its message and per-field problems."""
         with self._transaction(write=True) as conn:
-            item = outbox_rows.mark_item_failed(conn, item_id, error, field_errors, at)
+            item = item_rows.mark_item_failed(conn, item_id, error, field_errors, at)
             webhook_rows.queue_batch_finished(conn, item.batch_id, at)
             return item
 
     def mark_item_unknown(self, item_id: int, error: str, at: datetime) -> OutboxItem:
         """The send got no clear answer: check Trackops before sending it again."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.mark_item_unknown(conn, item_id, error, at)
+            return item_rows.mark_item_unknown(conn, item_id, error, at)
 
     def release_item(self, item_id: int, at: datetime, error: str | None = None) -> OutboxItem:
         """Back to pending (from sending or unknown): Trackops does not have the event."""
         with self._transaction(write=True) as conn:
-            return outbox_rows.release_item(conn, item_id, error, at)
+            return item_rows.release_item(conn, item_id, error, at)
 
     def linked_event_ids(self, event_ids: Iterable[int]) -> set[int]:
         """Which of these events an outbox item already records as created by it."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_linked_event_ids(conn, set(event_ids))
+            return item_rows.select_linked_event_ids(conn, set(event_ids))
 
     def count_outbox_items(
         self, states: Iterable[str] = UNFINISHED_STATES, batch_id: int | None = None
     ) -> int:
         """Items in one of these states (of one batch, if given)."""
         with self._transaction(write=False) as conn:
-            return outbox_rows.count_items(conn, set(states), batch_id)
+            return item_rows.count_items(conn, set(states), batch_id)
 
     def outbox_drain_lock(self) -> AbstractContextManager[bool]:
         """Enter to learn whether this process may send the outbox (one sender at a time)."""
-        return outbox_rows.hold_drain_lock(self._engine)
+        return hold_drain_lock(self._engine)
 
     def save_upload(
         self,
@@ -611,11 +613,11 @@ class Store:
         Uploads older than a day are pruned here.
         """
         with self._transaction(write=True) as conn:
-            return outbox_rows.insert_upload(conn, data, filename, choices, at, parsed)
+            return upload_rows.insert_upload(conn, data, filename, choices, at, parsed)
 
     def get_upload(self, upload_id: str) -> Upload | None:
         with self._transaction(write=False) as conn:
-            return outbox_rows.select_upload(conn, upload_id)
+            return upload_rows.select_upload(conn, upload_id)
 
     # -- push destinations (bridge.delivery) ------------------------------------------------
 
@@ -780,9 +782,11 @@ class Store:
         with self._transaction(write=True) as conn:
             webhook_rows.release_claims(conn, delivery_ids)
 
-    def next_delivery_due_at(self, holder: str) -> datetime | None:
+    def next_delivery_due_at(
+        self, holder: str, skip_subscriptions: Iterable[int] = ()
+    ) -> datetime | None:
         with self._transaction(write=False) as conn:
-            return webhook_rows.next_due_at(conn, holder)
+            return webhook_rows.next_due_at(conn, holder, skip_subscriptions)
 
     def list_deliveries(
         self,

@@ -33,8 +33,8 @@ from sqlalchemy import (
     update,
 )
 
+from bridge.errors import NotFound
 from bridge.models import FeedEvent, Privacy
-from bridge.store.errors import NotFound
 from bridge.store.sql import AnyRow, chunked
 from bridge.store.tables import (
     batches,
@@ -462,7 +462,9 @@ def _iso(at: datetime | None) -> str | None:
 # -- sending ------------------------------------------------------------------------------
 
 
-def _due_condition(now: datetime, holder: str) -> Any:
+def _due_condition(now: datetime | None, holder: str) -> Any:
+    """Pending, to an active subscription, not claimed by ``holder``, its earlier deliveries
+    (same subscription and subject) done; and due at ``now`` unless None."""
     d = webhook_deliveries.c
     earlier = webhook_deliveries.alias("earlier")
     waits_for_earlier = exists().where(
@@ -471,15 +473,15 @@ def _due_condition(now: datetime, holder: str) -> Any:
         earlier.c.state == PENDING,
         earlier.c.delivery_id < d.delivery_id,
     )
-    return and_(
+    condition = and_(
         d.state == PENDING,
         webhook_subscriptions.c.state == ACTIVE,
-        d.next_attempt_at <= now,
         # Claimed by another holder: a worker that died mid-send (or lost the lease). At least
         # once: it is sent again, under the same id.
         or_(d.claimed_by.is_(None), d.claimed_by != holder),
         ~waits_for_earlier,
     )
+    return condition if now is None else and_(condition, d.next_attempt_at <= now)
 
 
 def _joined() -> Any:
@@ -633,19 +635,17 @@ def release_claims(conn: Connection, delivery_ids: Sequence[int]) -> None:
         )
 
 
-def next_due_at(conn: Connection, holder: str) -> datetime | None:
-    """When the earliest pending delivery to an active subscription falls due (it may be
-    held back by an earlier one, which is then sooner): for the sender's sleep."""
+def next_due_at(
+    conn: Connection, holder: str, skip_subscriptions: Iterable[int] = ()
+) -> datetime | None:
+    """When the next delivery ``claim_due_deliveries`` could claim falls due (one waiting for
+    an earlier delivery counts when that one is done): for the sender's sleep."""
     d = webhook_deliveries.c
-    query = (
-        select(func.min(d.next_attempt_at))
-        .select_from(_joined())
-        .where(
-            d.state == PENDING,
-            webhook_subscriptions.c.state == ACTIVE,
-            or_(d.claimed_by.is_(None), d.claimed_by != holder),
-        )
-    )
+    query = select(func.min(d.next_attempt_at)).select_from(_joined())
+    query = query.where(_due_condition(None, holder))
+    skipped = set(skip_subscriptions)
+    if skipped:
+        query = query.where(d.subscription_id.not_in(skipped))
     found: datetime | None = conn.execute(query).scalar_one()
     return found
 

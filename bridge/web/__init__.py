@@ -21,7 +21,7 @@ from bridge.store import StoreError, open_store
 from bridge.web import admin, auth, events_page, feed_serving, health, submit
 from bridge.web.context import app_context_of, attach, current_settings
 from bridge.web.display import register_filters
-from bridge.web.errors import install_error_handlers
+from bridge.web.error_pages import install_error_handlers
 from bridge.web.logs import install_token_filter
 
 __all__ = ["app_context_of", "create_app", "create_app_from_env"]

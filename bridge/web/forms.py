@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.entries.zones import ZoneError, offered_zones, resolve_zone
+from bridge.entries.zones import offered_zones, resolve_zone
+from bridge.errors import ZoneError
 from bridge.models import Privacy
 
 NAME_MAX = 200

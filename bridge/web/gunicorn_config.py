@@ -8,7 +8,8 @@ operator looks for them.
 
 from __future__ import annotations
 
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import Settings, load_settings
+from bridge.errors import ConfigError
 from bridge.logs import logging_config
 
 
