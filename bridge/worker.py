@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from bridge.delivery import push_after_pass
+from bridge.delivery import WebhookDeliverer, push_after_pass, start_webhooks
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, render_after_pass
 from bridge.outbox import OutboxSender
@@ -289,8 +289,10 @@ class Worker:
         outbox: OutboxSender | None = None,
         lease: LeaseKeeper | None = None,
         feeds: FeedEngine | None = None,
+        webhooks: WebhookDeliverer | None = None,
     ) -> None:
         self.syncer = syncer
+        self.webhooks = webhooks
         self.feeds = feeds
         self.lease = lease
         self.outbox = outbox
@@ -360,6 +362,7 @@ class Worker:
         try:
             while not self.stop_event.is_set():
                 self.take_lease()
+                self._start_webhooks()
                 try:
                     self._run_passes(max_passes)
                 except LeaseLost as lost:
@@ -369,9 +372,24 @@ class Worker:
         except ShutdownRequested:
             pass
         finally:
+            if self.webhooks is not None:
+                self.webhooks.stop()
             if self.lease is not None:
                 self.lease.release()
         log.info("worker stopped after %d passes", self.passes)
+
+    def _start_webhooks(self) -> None:
+        """The webhook sender, a thread beside the passes: a slow receiver never delays a poll.
+        It sends only while this worker holds the lease, as the one sender of the queue."""
+        if self.webhooks is not None:
+            self.webhooks.start()
+            return
+        lease = self.lease
+        self.webhooks = start_webhooks(
+            self.store,
+            holder=lease.holder if lease is not None else lease_holder("worker"),
+            is_active=lambda: lease is None or lease.lost is None,
+        )
 
     def _run_passes(self, max_passes: int | None) -> None:
         while not self.stop_event.is_set():
@@ -443,6 +461,8 @@ class Worker:
         if self.feeds is not None:
             render_after_pass(self.feeds)  # what the sends and the poll changed; never raises
         push_after_pass(self.store)  # never raises but StoreError: a destination can't fail a pass
+        if self.webhooks is not None:
+            self.webhooks.wake()  # what this pass queued goes out now, from the sender's thread
         self.passes += 1
         self._beat()
 
