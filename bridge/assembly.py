@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.config import Settings
 from bridge.feed_engine import FeedEngine, render_options
-from bridge.outbox import OutboxSender
+from bridge.sending import OutboxSender
 from bridge.store import Store, StoreError, open_store
 from bridge.store.engine import is_new_sqlite_database, mask_url
 from bridge.sync import Syncer, SyncOptions

@@ -33,7 +33,7 @@ from types import FrameType
 from bridge.delivery import WebhookDeliverer, push_after_pass, start_webhooks
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, render_after_pass
-from bridge.outbox import OutboxSender
+from bridge.sending import OutboxSender
 from bridge.store import Lease, LeaseLost, Store, StoreError
 from bridge.sync import Syncer
 

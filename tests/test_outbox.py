@@ -14,7 +14,7 @@ import pytest
 from bridge.config import Settings
 from bridge.errors import AuthenticationError, ServerError, TransportError
 from bridge.models import Draft, Event, FeedKind, Privacy
-from bridge.outbox import OutboxSender, drain_outbox, match_created_event
+from bridge.sending import OutboxSender, drain_outbox, match_created_event
 from bridge.store import Store
 from bridge.submissions import directory_from_store, entry_options, preview_file, submit_preview
 from bridge.sync import Syncer, SyncOptions

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bridge.cli import main
-from bridge.outbox import drain_outbox
+from bridge.sending import drain_outbox
 from bridge.store import SyncState, open_store
 from tests.support.processes import bridge_process, wait_for
 from tests.support.sandbox import make_client

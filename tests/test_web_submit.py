@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse, encode_multipart
 from bridge.config import Settings
 from bridge.entries import COLUMNS
 from bridge.models import Event, Privacy
-from bridge.outbox import drain_outbox
+from bridge.sending import drain_outbox
 from bridge.store import OutboxItem, Store, SyncState, open_store
 from bridge.store.tables import uploads as uploads_table
 from bridge.sync import Syncer, SyncOptions

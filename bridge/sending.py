@@ -1,4 +1,4 @@
-"""The sender: outbox items -> POST /events through the one paced client, never one sent twice.
+"""Sending drafts exactly once: outbox items -> POST /events through the one paced client.
 
 Entry point: `drain_outbox` (or `OutboxSender.drain`, which the worker holds). Each item is marked
 "sending" and committed before its POST. An item whose send may have created an event without
