@@ -1,5 +1,6 @@
-"""Moved to tests/support/processes.py: this name stays only for tests/support/browser.py, which
-another change owns, until it imports from there."""
+"""Moved to tests/support/processes.py: this name stays only for the browser suite
+(tests/support/browser.py, tests/test_browser.py), which another change owns, until it imports
+from there."""
 
 from tests.support.processes import (
     REPO,
