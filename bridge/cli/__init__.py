@@ -2,10 +2,10 @@
 
 `app` holds the command group and what every command shares; each other module adds one area's
 commands: mirror (sync and the worker), publish (feeds, calendars, web, demo), create (entries
-and batches), push (CalDAV destinations).
+and batches), push (CalDAV destinations), webhooks (signed webhook subscriptions).
 """
 
-from bridge.cli import create, mirror, publish, push  # noqa: F401 - importing registers the commands
+from bridge.cli import create, mirror, publish, push, webhooks  # noqa: F401 - registers commands
 from bridge.cli.app import main
 
 __all__ = ["main"]
