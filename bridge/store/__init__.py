@@ -6,6 +6,7 @@ Entry point: ``open_store(url)`` returns a ``Store``; the rest of the bridge nev
 from bridge.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from bridge.store.events import content_hash
 from bridge.store.lease import Lease, LeaseLost
+from bridge.store.login_throttle import LoginAttempt
 from bridge.store.migrations import LATEST_VERSION
 from bridge.store.outbox_items import (
     ITEM_STATES,
@@ -30,7 +31,6 @@ from bridge.store.records import (
     StaleFeed,
     SyncState,
 )
-from bridge.store.state import LoginAttempt
 from bridge.store.store import Store, open_store
 from bridge.store.uploads import Upload
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bridge.errors import SchemaOutOfDate
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
-from bridge.store import deletions, lease, reference
+from bridge.store import deletions, lease, login_throttle, reference, sync_state
 from bridge.store import delivery as delivery_rows
 from bridge.store import events as event_rows
 from bridge.store import feeds as feed_rows
@@ -25,7 +25,6 @@ from bridge.store import outbox_items as item_rows
 from bridge.store import overview as overview_rows
 from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
-from bridge.store import state as state_rows
 from bridge.store import uploads as upload_rows
 from bridge.store import webhooks as webhook_rows
 from bridge.store.delivery import Destination, PushedObject
@@ -232,16 +231,16 @@ class Store:
 
     def get_sync_state(self) -> SyncState:
         with self._transaction(write=False) as conn:
-            return state_rows.select_sync_state(conn)
+            return sync_state.select_sync_state(conn)
 
     def put_sync_state(self, state: SyncState) -> None:
         with self._transaction(write=True) as conn:
-            state_rows.put_sync_state(conn, state)
+            sync_state.put_sync_state(conn, state)
 
     def record_sync_error(self, message: str, at: datetime) -> None:
         """Set the sync state's last error without touching the rest of the state."""
         with self._transaction(write=True) as conn:
-            state_rows.record_sync_error(conn, message, at)
+            sync_state.record_sync_error(conn, message, at)
 
     # -- worker lease and the shared request slot (see ``lease``) ---------------------------
 
@@ -441,15 +440,15 @@ class Store:
     def record_login_failure(self, client_key: str, at: datetime) -> None:
         """Log a failed login; failures older than a day (any client's) are pruned here."""
         with self._transaction(write=True) as conn:
-            state_rows.record_login_failure(conn, client_key, at)
+            login_throttle.record_login_failure(conn, client_key, at)
 
     def count_login_failures(self, client_key: str, since: datetime) -> int:
         with self._transaction(write=False) as conn:
-            return state_rows.count_login_failures(conn, client_key, since)
+            return login_throttle.count_login_failures(conn, client_key, since)
 
     def clear_login_failures(self, client_key: str) -> None:
         with self._transaction(write=True) as conn:
-            state_rows.clear_login_failures(conn, client_key)
+            login_throttle.clear_login_failures(conn, client_key)
 
     def reserve_login_attempt(
         self,
@@ -459,11 +458,11 @@ class Store:
         window: timedelta,
         client_limit: int,
         global_limit: int,
-    ) -> state_rows.LoginAttempt:
+    ) -> login_throttle.LoginAttempt:
         """Under both limits, record the attempt as a failure before its password is checked
         (clear the client's failures when it was right); parallel attempts count in turn."""
         with self._transaction(write=True) as conn:
-            return state_rows.reserve_login_attempt(
+            return login_throttle.reserve_login_attempt(
                 conn,
                 client_key,
                 at,
