@@ -236,7 +236,7 @@ def test_a_double_clicked_form_is_one_event_and_an_edited_one_is_new(store: Stor
     assert (row.where, row.is_ready, first.label, first.source) == (
         "Form entry",
         True,
-        "Form entry",
+        "Hearing",  # a form's batch is named after its event
         "form",
     )
     again = preview_form(fields, directory=directory, options=OPTIONS, submission_id="s-1")

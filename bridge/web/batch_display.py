@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bridge.models import Calendar, Case, Draft, Staff, Subject
 from bridge.store import OutboxItem
 from bridge.submissions import BatchPreview, queued_draft
+from bridge.web.event_form import name_fields
+from bridge.web.feed_preview import describe_duration
 
 # What each outbox state means to the person waiting for it.
 STATE_WORDS = {
@@ -68,13 +70,17 @@ class Names:
 class When:
     local: str  # as the person typed it: "Tue 10 Mar 2026, 07:00–15:00"
     utc: str  # as Trackops stores it: "2026-03-10 14:00 – 22:00 UTC"
+    duration: str  # elapsed, a DST change counted: "8 h", "1 h 30 min"; "2 days" all day
 
 
 def describe_when(start_at: datetime, end_at: datetime, zone: str, *, is_allday: bool) -> When:
-    """An event's times in its own zone and in UTC (both aware UTC in, words out)."""
+    """An event's times in its own zone and in UTC, and how long it lasts (aware UTC in, words
+    out)."""
     tz = ZoneInfo(zone)
     start, end = start_at.astimezone(tz), end_at.astimezone(tz)
+    duration = describe_duration(end_at - start_at)
     if is_allday:
+        duration = describe_duration(timedelta(days=(end.date() - start.date()).days + 1))
         # All day runs to 23:59:59 of the last day, so end's date is that day.
         if start.date() == end.date():
             local = f"{start:%a %d %b %Y}, all day"
@@ -87,7 +93,7 @@ def describe_when(start_at: datetime, end_at: datetime, zone: str, *, is_allday:
     start_utc, end_utc = start_at.astimezone(UTC), end_at.astimezone(UTC)
     end_day = "" if start_utc.date() == end_utc.date() else f"{end_utc:%Y-%m-%d} "
     utc = f"{start_utc:%Y-%m-%d} {_clock(start_utc)} – {end_day}{_clock(end_utc)} UTC"
-    return When(local, utc)
+    return When(local, utc, duration)
 
 
 def _clock(moment: datetime) -> str:
@@ -125,7 +131,11 @@ def preview_rows(preview: BatchPreview, names: Names) -> list[PreviewRowView]:
             subject=row.entry.subject,
             staff=row.entry.staff,
             notes=row.notes,
-            errors=tuple(str(error) for error in row.errors),
+            # A file's messages name the other columns by the file's own headings.
+            errors=tuple(
+                str(replace(error, message=name_fields(error.message, row.entry.columns)))
+                for error in row.errors
+            ),
         )
         for row in preview.rows
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,30 @@ LABELS = {
     "country": "Country",
 }
 _SUBMISSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# The validator's messages name other fields as the CSV columns are named ("is before
+# start_time 09:00"); these are the names a person could not know from a page or their own file.
+_FIELD_NAMES = re.compile(
+    r"\b(start_date|start_time|end_date|end_time|all_day|address_[123]|timezone)\b"
+)
+# The checkbox read as what it is on the form, before the names are replaced.
+_ALL_DAY_PHRASES = (
+    ("set all_day to no", "untick All day"),
+    ("all_day is no", "All day is not ticked"),
+    ("all_day is yes", "All day is ticked"),
+)
+
+
+def name_fields(message: str, names: Mapping[str, str]) -> str:
+    """`message` with each field it names called by `names` (the form's labels, or a file's own
+    headings); a field `names` lacks keeps its column name."""
+    return _FIELD_NAMES.sub(lambda found: names.get(found.group(1), found.group(1)), message)
+
+
+def in_form_words(message: str) -> str:
+    """A validator's message as the form says it: "is before Start time 09:00"."""
+    for phrase, words in _ALL_DAY_PHRASES:
+        message = message.replace(phrase, words)
+    return name_fields(message, LABELS)
 
 
 def new_submission_id() -> str:
@@ -85,7 +109,7 @@ class EventForm:
     def add_errors(self, errors: Iterable[FieldError]) -> None:
         for error in errors:
             name = error.field if error.field in LABELS else ""
-            self.errors.setdefault(name, []).append(error.message)
+            self.errors.setdefault(name, []).append(in_form_words(error.message))
 
     @property
     def summary(self) -> list[str]:

@@ -43,6 +43,7 @@ from bridge.web.admin import is_heartbeat_stale
 from bridge.web.batch_display import (
     STATE_WORDS,
     Names,
+    When,
     describe_when,
     item_rows,
     preview_rows,
@@ -93,21 +94,41 @@ def create_event() -> Response | Page:
     if row.draft is None:
         form.add_errors(row.errors)
         return _render_event_form(form, status=400)
-    result = submit_preview(store, preview, at=datetime.now(UTC))
     draft = row.draft
     when = describe_when(draft.start_at, draft.end_at, draft.timezone, is_allday=draft.is_allday)
+    earlier = find_earlier_copies(store, preview)
+    copy = next(iter(earlier.copies.values()), None)
+    if earlier.batch is None and copy is not None:
+        # The same event from another form page: no new, empty batch; the one that has it.
+        flash(_identical_event(draft.title, when, draft.timezone, copy), "warning")
+        return redirect(url_to("submit.batch", batch_id=copy.batch_id))
+    result = submit_preview(store, preview, at=datetime.now(UTC))
     if result.is_resubmission:
-        flash(_already_submitted(result, "This event"))
-    elif result.copies_skipped:
+        flash(_already_submitted(result, "This event"), "warning")
+    elif result.copies_skipped:  # queued from another page since the look above
         flash(
             f"Nothing was queued: an event identical to {draft.title!r} ({when.local} "
-            f"{draft.timezone}) was already queued or sent. Change something to make another."
+            f"{draft.timezone}) was already queued or sent. Change something to make another.",
+            "warning",
         )
     else:
-        flash(f"Queued {draft.title!r}: {when.local} {draft.timezone}, which is {when.utc}.")
+        flash(
+            f"Queued {draft.title!r}: {when.local} {draft.timezone} ({when.duration}), "
+            f"which is {when.utc}."
+        )
         for note in dict.fromkeys([*row.notes, *draft.notes]):
-            flash(f"Note: {note}.")
+            flash(f"Note: {note}.", "warning")
     return redirect(url_to("submit.batch", batch_id=result.batch_id))
+
+
+def _identical_event(title: str, when: When, zone: str, copy: OutboxItem) -> str:
+    done = "sent to Trackops" if copy.state == "sent" else "queued"
+    event = f" as event {copy.event_id}" if copy.event_id is not None else ""
+    return (
+        f"Nothing new was queued: an event identical to {title!r} ({when.local} {zone}) was "
+        f"already {done}{event}, in batch {copy.batch_id} (below). Change something to make "
+        "another."
+    )
 
 
 def _render_event_form(form: EventForm, *, status: int = 200) -> Page:
@@ -242,16 +263,31 @@ def confirm_upload() -> Response | Page:
             error="The preview changed since it was shown (the mirror was updated): check the "
             "rows below and confirm again.",
         )
+    earlier = find_earlier_copies(current_store(), preview)
+    if earlier.batch is None and not earlier.new_rows(preview):
+        # Every ready row is already queued or sent from another upload: no empty batch.
+        return _render_preview(
+            upload_id,
+            preview,
+            status=409,
+            error="Nothing to queue: every ready row is identical to an event already queued or "
+            "sent (each is marked below with its batch).",
+        )
     result = submit_preview(current_store(), preview, at=datetime.now(UTC))
     if result.is_resubmission and not result.queued:
-        flash(_already_submitted(result, "This file"))
+        flash(_already_submitted(result, "This file"), "warning")
         return redirect(url_to("submit.batch", batch_id=result.batch_id))
-    flash(f"{preview.label}: {result.summary()}")
+    flash(
+        f"{preview.label}: {result.summary()}",
+        "warning" if result.copies_skipped or not result.queued else "message",
+    )
     if left_out := len(preview.invalid):
         flash(
             f"{left_out} row{'s' if left_out != 1 else ''} with mistakes "
             f"{'were' if left_out != 1 else 'was'} not queued: fix "
-            f"{'them' if left_out != 1 else 'it'} and upload just those rows again."
+            f"{'them' if left_out != 1 else 'it'} from the list below and upload "
+            f"{'them' if left_out != 1 else 'it'} again.",
+            "warning",
         )
     return redirect(url_to("submit.batch", batch_id=result.batch_id))
 
