@@ -12,8 +12,13 @@ from flask.testing import FlaskClient
 
 from bridge.config import Settings
 from bridge.store import Store
-from tests.support.submit import event_form, submit_settings, submit_store
-from tests.test_web_submit import batch_id_of, field_error
+from tests.support.submit import (
+    batch_id_of,
+    event_form,
+    field_error,
+    submit_settings,
+    submit_store,
+)
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ from tests.support.submit import (
     JANE_SMITH,
     JOHN_DOE,
     SURVEILLANCE,
+    batch_id_of,
     event_form,
+    field_error,
     submit_settings,
     submit_store,
 )
@@ -50,21 +52,8 @@ def web_settings() -> Settings:
     return submit_settings()
 
 
-def field_error(page: str, name: str) -> str:
-    """The message shown next to field ``name`` (empty when there is none)."""
-    found = re.search(rf'<span class="field-error" id="{name}-error">([^<]*)</span>', page)
-    return found.group(1) if found else ""
-
-
 def items_of(db: Store, batch_id: int) -> list[OutboxItem]:
     return db.batch_progress(batch_id).items
-
-
-def batch_id_of(response: TestResponse) -> int:
-    assert response.status_code == 302, response.get_data(as_text=True)
-    found = re.fullmatch(r"/admin/batches/(\d+)", urlsplit(response.headers["Location"]).path)
-    assert found, response.headers["Location"]
-    return int(found.group(1))
 
 
 # -- the form ------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """The mirror the create-events tests post against: a migrated SQLite file with staff, cases,
 subjects and two calendars (Surveillance in Denver, Court dates with no zone), the settings the
-app runs with, and `event_form()`, a filled-in form as the page posts it."""
+app runs with, `event_form()` (a filled-in form as the page posts it), and readers of the answer
+(`field_error`, `batch_id_of`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge.config import Settings
 from bridge.models import Case, Event, Privacy, Staff, Subject
@@ -86,3 +90,16 @@ def event_form(admin: FlaskClient, **values: object) -> dict[str, object]:
     }
     form.update(values)
     return form
+
+
+def field_error(page: str, name: str) -> str:
+    """The message shown next to field ``name`` (empty when there is none)."""
+    found = re.search(rf'<span class="field-error" id="{name}-error">([^<]*)</span>', page)
+    return found.group(1) if found else ""
+
+
+def batch_id_of(response: TestResponse) -> int:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    found = re.fullmatch(r"/admin/batches/(\d+)", urlsplit(response.headers["Location"]).path)
+    assert found, response.headers["Location"]
+    return int(found.group(1))
