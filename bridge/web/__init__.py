@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
 from bridge.store import StoreError, open_store
-from bridge.web import admin, auth, events_page, feed_serving, health, submit
+from bridge.web import admin, auth, events_page, feed_serving, health, submit, webhooks
 from bridge.web.context import app_context_of, attach, current_settings
 from bridge.web.display import register_filters
 from bridge.web.error_pages import install_error_handlers
@@ -65,7 +65,10 @@ def create_app(settings: Settings, *, store_url: str | None = None) -> Flask:
     # Before CSRFProtect: a logged-out POST is answered "log in", not "bad form token".
     app.before_request(auth.require_login)
     CSRFProtect(app)
-    blueprints = (feed_serving.bp, auth.bp, admin.bp, events_page.bp, submit.bp, health.bp)
+    blueprints = (
+        *(feed_serving.bp, auth.bp, admin.bp, events_page.bp, submit.bp, health.bp),
+        webhooks.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     install_error_handlers(app)
