@@ -557,6 +557,12 @@ def _v10_webhooks(conn: Connection) -> None:
     m.create_all(conn)
 
 
+def _v14_batch_rejected_rows(conn: Connection) -> None:
+    # A batch keeps the rows that were not queued, so its page can list them and offer them
+    # as a file to fix and upload again.
+    _add_columns(conn, "batches", Column("rejected", Text))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -576,6 +582,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         12, "admin pages: first fetch per client; events by case and calendar", _v12_admin_pages
     ),
     Migration(13, "requests to Trackops per hour, for the dashboard", _v13_request_hours),
+    Migration(14, "batches keep the rows not queued, to fix", _v14_batch_rejected_rows),
 )
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
 

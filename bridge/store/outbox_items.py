@@ -39,6 +39,7 @@ class Batch:
     total: int
     ready: int
     invalid: int
+    rejected: str | None = None  # JSON of the rows not queued (bridge.submissions.RejectedRows)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def queue_batch(
     invalid: int,
     items: Sequence[NewItem],
     at: datetime,
+    rejected: str | None = None,
 ) -> QueueResult:
     """Record the batch (once per key) and queue each item not already in the outbox.
 
@@ -142,6 +144,7 @@ def queue_batch(
             total=total,
             ready=ready,
             invalid=invalid,
+            rejected=rejected,
         )
         .on_conflict_do_nothing(index_elements=["batch_key"])
         .returning(batches.c.batch_id)
@@ -407,6 +410,7 @@ def _batch_from_row(row: AnyRow) -> Batch:
         total=row.total,
         ready=row.ready,
         invalid=row.invalid,
+        rejected=row.rejected,
     )
 
 

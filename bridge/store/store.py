@@ -496,8 +496,10 @@ class Store:
         invalid: int,
         items: Sequence[NewItem],
         at: datetime,
+        rejected: str | None = None,
     ) -> QueueResult:
-        """Record the batch once per key and queue its items not already in the outbox."""
+        """Record the batch once per key and queue its items not already in the outbox;
+        `rejected` is kept with a new batch (JSON of the rows not queued)."""
         with self._transaction(write=True) as conn:
             return item_rows.queue_batch(
                 conn,
@@ -509,6 +511,7 @@ class Store:
                 invalid=invalid,
                 items=items,
                 at=at,
+                rejected=rejected,
             )
 
     def find_batch_by_key(self, batch_key: str) -> Batch | None:

@@ -279,6 +279,9 @@ batches = Table(
     Column("total", Integer, nullable=False),
     Column("ready", Integer, nullable=False),
     Column("invalid", Integer, nullable=False),
+    # JSON: the rows not queued, as read from the file, with their mistakes (see
+    # bridge.submissions.RejectedRows): the batch page lists them and offers them to fix.
+    Column("rejected", Text),
 )
 
 outbox_items = Table(
