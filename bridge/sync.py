@@ -1,8 +1,8 @@
 """One poll of Trackops into the store: what changed, the cursor, and deletions. No HTTP here.
 
 Entry point: `Syncer.poll()`. Each pass is planned as plain data by pure functions
-(`plan_upserts`, `plan_deletions`) and applied by the store in transactions, so running the same
-pass twice gives an empty plan the second time.
+(`bridge.changes.plan_event_changes`, `plan_deletions`) and applied by the store in transactions,
+so running the same pass twice gives an empty plan the second time.
 
 Listings are hints, never proofs (docs/trackops-api.md, listing hazards). An event missing from
 a listing becomes a deletion *candidate*; it is deleted only when `GET /events/{id}` answers 404,
@@ -14,11 +14,12 @@ its cursor where it was, so nothing it may have skipped is passed over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from bridge.changes import plan_event_changes
 from bridge.errors import (
     BridgeError,
     NotFoundError,
@@ -29,7 +30,7 @@ from bridge.errors import (
     UnexpectedResponseError,
 )
 from bridge.models import Case, Event, Privacy, Staff, Subject
-from bridge.store import EventDigest, RecordProblem, Store, SyncState, content_hash, problem_key
+from bridge.store import RecordProblem, Store, SyncState, problem_key
 from bridge.trackops.client import PER_PAGE, Count, Page, RequestStats
 from bridge.trackops.records import record_identity
 
@@ -64,29 +65,6 @@ class EventSource(Protocol):
 Progress = Callable[[int, int | None], None]
 
 
-@dataclass(frozen=True)
-class UpsertPlan:
-    """Events to write (new, changed or back from a tombstone), and how many were unchanged."""
-
-    upserts: list[Event]
-    unchanged: int
-
-
-def plan_upserts(listed: Sequence[Event], stored: Mapping[int, EventDigest]) -> UpsertPlan:
-    """Which of the listed events differ from what the store holds. Pure."""
-    latest: dict[int, Event] = {}
-    for event in listed:  # an overlap can list one event twice: keep the newest
-        previous = latest.get(event.event_id)
-        if previous is None or _stamp(event) >= _stamp(previous):
-            latest[event.event_id] = event
-    upserts = []
-    for event in latest.values():
-        digest = stored.get(event.event_id)
-        if digest is None or digest.is_deleted or digest.content_hash != content_hash(event):
-            upserts.append(event)
-    return UpsertPlan(upserts=upserts, unchanged=len(latest) - len(upserts))
-
-
 def plan_deletions(listed_ids: set[int], stored_live_ids: set[int]) -> list[int]:
     """Ids the store shows in the window that a complete listing no longer has. Pure."""
     return sorted(stored_live_ids - listed_ids)
@@ -108,10 +86,6 @@ def listing_doubt(listed: int, counted: int, stored_live: int) -> str | None:
     if listed < counted:
         return f"Trackops listed {listed} events but counts {counted}"
     return None
-
-
-def _stamp(event: Event) -> datetime:
-    return event.updated_at or datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -393,13 +367,11 @@ class Syncer:
         if not events:
             return
         self.store.drop_deletion_candidates(e.event_id for e in events)
-        plan = plan_upserts(events, self.store.event_digests(e.event_id for e in events))
-        result.unchanged += plan.unchanged
-        if plan.upserts:
+        plan = plan_event_changes(events, self.store.event_digests(e.event_id for e in events))
+        result.unchanged += len(plan.unchanged)
+        if plan.has_writes:
             # A first full pull is the bridge learning what exists, not news for webhooks.
-            counts = self.store.apply_event_changes(
-                plan.upserts, [], self.clock(), announce=not result.full
-            )
+            counts = self.store.apply_event_plan(plan, self.clock(), announce=not result.full)
             result.inserted += counts.inserted
             result.updated += counts.updated + counts.undeleted
 

@@ -1,11 +1,11 @@
-"""The sync planner is pure: (what Trackops listed, what the store holds) -> what to write."""
+"""The planners are pure: (what Trackops listed, what the store holds) -> what to write."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from bridge.changes import EventDigest, content_hash, plan_event_changes
 from bridge.models import Event
-from bridge.store import EventDigest, content_hash
-from bridge.sync import is_mass_deletion, plan_deletions, plan_upserts
+from bridge.sync import is_mass_deletion, plan_deletions
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -32,27 +32,27 @@ def test_new_changed_and_undeleted_events_are_written_unchanged_ones_are_not():
         2: digest(replace(changed, title="Old title")),
         3: digest(gone, deleted=True),
     }
-    plan = plan_upserts([same, changed, gone, new], stored)
+    plan = plan_event_changes([same, changed, gone, new], stored)
     assert sorted(e.event_id for e in plan.upserts) == [2, 3, 4]
-    assert plan.unchanged == 1
+    assert plan.unchanged == (same,)
 
 
 def test_planning_what_was_just_applied_gives_an_empty_plan():
     listed = [event(1), event(2, "Court, day 2")]
     stored = {e.event_id: digest(e) for e in listed}
-    plan = plan_upserts(listed, stored)
+    plan = plan_event_changes(listed, stored)
     assert plan.upserts == []
-    assert plan.unchanged == 2
+    assert len(plan.unchanged) == 2
 
 
 def test_a_stamp_only_change_is_not_a_content_change():
     stored = {1: digest(event(1, updated=0))}
-    assert plan_upserts([event(1, updated=5)], stored).upserts == []
+    assert plan_event_changes([event(1, updated=5)], stored).upserts == []
 
 
 def test_an_event_listed_twice_in_an_overlap_keeps_the_newest_version():
     old, new = event(1, "Old", updated=0), event(1, "New", updated=1)
-    plan = plan_upserts([new, old], {})
+    plan = plan_event_changes([new, old], {})
     assert [e.title for e in plan.upserts] == ["New"]
 
 

@@ -3,8 +3,8 @@
 Entry point: ``open_store(url)`` returns a ``Store``; the rest of the bridge never writes SQL.
 """
 
+from bridge.changes import EventDigest, content_hash
 from bridge.errors import NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
-from bridge.store.events import content_hash
 from bridge.store.lease import Lease, LeaseLost
 from bridge.store.login_throttle import LoginAttempt
 from bridge.store.migrations import LATEST_VERSION
@@ -23,7 +23,6 @@ from bridge.store.problems import ProblemCounts, RecordProblem, problem_key
 from bridge.store.records import (
     HEARTBEAT_STALE_POLLS,
     ChangeCounts,
-    EventDigest,
     FeedFetch,
     FeedHead,
     FeedRender,

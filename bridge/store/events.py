@@ -1,15 +1,15 @@
-"""Stored events: the content hash, applying a sync plan in one go, and reading events back.
+"""Stored events: applying a plan of changes in one go, and reading events back.
 
-Entry points: ``content_hash(event)`` and ``apply_event_changes(conn, upserts, tombstones, at)``.
+Entry points: ``apply_event_plan(conn, plan, at)`` (a plan from ``bridge.changes``) and
+``apply_event_changes(conn, upserts, tombstones, at)``, which plans and applies in one transaction.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -23,15 +23,13 @@ from sqlalchemy import (
     update,
 )
 
+from bridge.changes import ChangeKind, EventDigest, EventPlan, plan_event_changes
 from bridge.models import Address, Case, Event, Feed, FeedEvent, FeedKind
 from bridge.store import webhooks as webhook_rows
 from bridge.store.feeds import bump_feed_versions
-from bridge.store.records import ChangeCounts, EventDigest, FeedRow
+from bridge.store.records import ChangeCounts, FeedRow
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import calendars, cases, event_staff, events, subjects
-
-# Bookkeeping about the record, not what a subscriber sees: changing these is no new SEQUENCE.
-_NOT_CONTENT = frozenset({"raw_json", "created_at", "updated_at"})
 
 # Columns that hold an Event's own fields (the rest are the store's bookkeeping).
 _EVENT_COLUMNS = (
@@ -54,32 +52,6 @@ _EVENT_COLUMNS = (
 )
 
 
-_CONTENT_FIELDS = tuple(f.name for f in dataclasses.fields(Event) if f.name not in _NOT_CONTENT)
-
-
-def content_hash(event: Event) -> str:
-    """A stable digest of everything a feed could show of the event.
-
-    Staff order and duplicates don't count: Trackops may list the same people in another order.
-    """
-    content = {name: _canonical(getattr(event, name)) for name in _CONTENT_FIELDS}
-    content["staff_ids"] = sorted(set(event.staff_ids))
-    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    # surrogatepass: the same bytes for every valid string, and no UnicodeEncodeError (which
-    # would stop a whole sync) for a lone surrogate that got past the reader.
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _canonical(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Address):
-        return dataclasses.asdict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def select_event_digests(conn: Connection, event_ids: Iterable[int]) -> dict[int, EventDigest]:
     return {
         event_id: EventDigest(
@@ -100,86 +72,81 @@ def apply_event_changes(
     *,
     announce: bool = True,
 ) -> ChangeCounts:
-    """Insert, update, undelete and tombstone events, and bump the versions of affected feeds.
+    """Plan ``upserts`` and ``tombstones`` against the stored digests, then apply the plan.
 
-    Runs inside the caller's transaction. An event listed twice in ``upserts`` counts once
-    (the last wins); an id both upserted and tombstoned is a planning bug and raises ValueError.
-    With ``announce``, the changes are queued for webhook subscribers in the same transaction
-    (a first full pull passes False: the bridge learning what exists is no news).
+    Runs inside the caller's transaction, so the plan cannot go stale before it is applied;
+    unchanged events have their raw JSON and update stamp refreshed. See
+    ``bridge.changes.plan_event_changes`` for duplicates and contradictions.
     """
-    latest = {event.event_id: event for event in upserts}
-    dead = set(tombstones)
-    if contradictions := sorted(dead & latest.keys()):
-        raise ValueError(f"events both upserted and tombstoned: {contradictions[:10]}")
-    existing = _select_existing(conn, [*latest, *dead])
-    old_staff = select_staff_ids(conn, existing)
-    _discover_calendars(conn, {e.calendar_id for e in latest.values() if e.calendar_id is not None})
+    stored = select_event_digests(conn, [*(e.event_id for e in upserts), *tombstones])
+    plan = plan_event_changes(upserts, stored, tombstones=tombstones, refresh_unchanged=True)
+    return apply_event_plan(conn, plan, at, announce=announce)
+
+
+def apply_event_plan(
+    conn: Connection, plan: EventPlan, at: datetime, *, announce: bool = True
+) -> ChangeCounts:
+    """Write exactly what ``plan`` says, and bump the versions of the feeds it touches.
+
+    Runs inside the caller's transaction. With ``announce``, the changes are queued for webhook
+    subscribers in the same transaction (a first full pull passes False: the bridge learning
+    what exists is no news).
+    """
+    rewrites = [w for w in plan.writes if w.before is not None]  # changed or undeleted
+    old_staff = select_staff_ids(
+        conn, [*(w.event.event_id for w in rewrites), *(i for i, _ in plan.deletions)]
+    )
+    _discover_calendars(conn, {e.calendar_id for e in plan.upserts if e.calendar_id is not None})
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    refreshes: list[dict[str, Any]] = []
-    rewritten: list[Event] = []  # events whose staff links are written afresh
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "undeleted": 0}
     touched_calendars: set[int] = set()
     touched_staff: set[int] = set()
-
-    for event in latest.values():
-        digest = content_hash(event)
-        row = existing.get(event.event_id)
-        if row is None:
+    for write in plan.writes:
+        event = write.event
+        if write.before is None:
             inserts.append(
                 {
                     **event_values(event),
-                    "content_hash": digest,
+                    "content_hash": write.content_hash,
                     "sequence": 0,
                     "first_seen_at": at,
                     "changed_at": at,
                     "deleted_at": None,
                 }
             )
-            counts["inserted"] += 1
-            rewritten.append(event)
-        elif row.deleted_at is not None or row.content_hash != digest:
+        else:
             values = event_values(event)
             values["b_event_id"] = values.pop("event_id")  # SET may not bind the WHERE's name
-            updates.append({**values, "content_hash": digest})
-            rewritten.append(event)
-            counts["undeleted" if row.deleted_at is not None else "updated"] += 1
+            updates.append({**values, "content_hash": write.content_hash})
             touched_staff |= old_staff.get(event.event_id, set())
-            if row.calendar_id is not None:
-                touched_calendars.add(row.calendar_id)
-        else:
-            refreshes.append(
-                {
-                    "b_event_id": event.event_id,
-                    "raw_json": event.raw_json,
-                    "updated_at": event.updated_at,
-                }
-            )
-            counts["unchanged"] += 1
-            continue
+            if write.before.calendar_id is not None:
+                touched_calendars.add(write.before.calendar_id)
         touched_staff |= set(event.staff_ids)
         if event.calendar_id is not None:
             touched_calendars.add(event.calendar_id)
-
-    deleted_events: list[tuple[int, str]] = []
-    for event_id in sorted(dead):
-        row = existing.get(event_id)
-        if row is None or row.deleted_at is not None:
-            continue
-        deleted_events.append((event_id, row.title))
+    refreshes = [
+        {"b_event_id": event.event_id, "raw_json": event.raw_json, "updated_at": event.updated_at}
+        for event in (plan.unchanged if plan.refresh_unchanged else ())
+    ]
+    for event_id, digest in plan.deletions:
         touched_staff |= old_staff.get(event_id, set())
-        if row.calendar_id is not None:
-            touched_calendars.add(row.calendar_id)
+        if digest.calendar_id is not None:
+            touched_calendars.add(digest.calendar_id)
 
-    created = [row["event_id"] for row in inserts]
-    changed = [row["b_event_id"] for row in updates]
-    gone = [event_id for event_id, _ in deleted_events]
+    created = [w.event.event_id for w in plan.writes if w.before is None]
+    changed = [w.event.event_id for w in rewrites]
+    gone = [event_id for event_id, _ in plan.deletions]
     watched = announce and webhook_rows.has_event_subscribers(conn)
     before = _by_id(select_feed_events_by_id(conn, [*changed, *gone])) if watched else {}
 
     if inserts:
-        conn.execute(events.insert(), inserts)
+        # A `send` run outside the worker may record the event it created between a sync's
+        # planning and this write; that row stands (the next overlap re-reads the event).
+        conn.execute(
+            insert_or_merge(conn, events).on_conflict_do_nothing(index_elements=["event_id"]),
+            inserts,
+        )
     if updates:
         conn.execute(
             update(events)
@@ -189,21 +156,21 @@ def apply_event_changes(
         )
     if refreshes:
         conn.execute(update(events).where(events.c.event_id == bindparam("b_event_id")), refreshes)
-    _replace_staff(conn, rewritten)
-    for chunk in chunked(event_id for event_id, _ in deleted_events):
+    _replace_staff(conn, plan.upserts)
+    for chunk in chunked(gone):
         conn.execute(
             update(events)
             .where(events.c.event_id.in_(chunk), events.c.deleted_at.is_(None))
             .values(deleted_at=at, sequence=events.c.sequence + 1, changed_at=at)
         )
 
-    if inserts or updates or deleted_events:
+    if plan.writes or plan.deletions:
         bump_feed_versions(
             conn, calendar_ids=touched_calendars, staff_ids=touched_staff, include_all=True
         )
     if watched:
         after = _by_id(select_feed_events_by_id(conn, [*created, *changed]))
-        revived = {event_id for event_id in changed if existing[event_id].deleted_at is not None}
+        revived = {w.event.event_id for w in plan.of_kind(ChangeKind.UNDELETED)}
         news = [webhook_rows.EventChange("event.created", None, after[i]) for i in created]
         news += [
             webhook_rows.EventChange("event.created", None, after[i])
@@ -214,12 +181,12 @@ def apply_event_changes(
         news += [webhook_rows.EventChange("event.deleted", before[i], None) for i in gone]
         webhook_rows.queue_event_messages(conn, news, at)
     return ChangeCounts(
-        inserted=counts["inserted"],
-        updated=counts["updated"],
-        unchanged=counts["unchanged"],
-        deleted=len(deleted_events),
-        undeleted=counts["undeleted"],
-        deleted_events=deleted_events,
+        inserted=len(created),
+        updated=len(plan.of_kind(ChangeKind.CHANGED)),
+        unchanged=len(plan.unchanged),
+        deleted=len(gone),
+        undeleted=len(plan.of_kind(ChangeKind.UNDELETED)),
+        deleted_events=[(event_id, digest.title) for event_id, digest in plan.deletions],
     )
 
 

@@ -1,4 +1,4 @@
-"""Plain records the store hands out besides the shared models: digests, counts, caches, state."""
+"""Plain records the store hands out besides the shared models: counts, caches, sync state."""
 
 from __future__ import annotations
 
@@ -10,18 +10,8 @@ from bridge.models import Feed, FeedKind, Privacy, feed_slug
 
 
 @dataclass(frozen=True)
-class EventDigest:
-    """What sync needs to know about a stored event to plan without loading it."""
-
-    content_hash: str
-    is_deleted: bool
-    calendar_id: int | None
-    title: str
-
-
-@dataclass(frozen=True)
 class ChangeCounts:
-    """What one apply_event_changes call did."""
+    """What applying one plan of event changes did."""
 
     inserted: int = 0
     updated: int = 0

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from bridge.changes import EventDigest, EventPlan
 from bridge.errors import SchemaOutOfDate
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
 from bridge.store import deletions, lease, login_throttle, reference, sync_state
@@ -45,7 +46,6 @@ from bridge.store.overview import EventQuery, HourCount, ListedEvent
 from bridge.store.problems import ProblemCounts, RecordProblem
 from bridge.store.records import (
     ChangeCounts,
-    EventDigest,
     FeedFetch,
     FeedHead,
     FeedRender,
@@ -133,9 +133,18 @@ class Store:
         *,
         announce: bool = True,
     ) -> ChangeCounts:
-        """Apply one sync plan in one transaction; see ``events.apply_event_changes``."""
+        """Plan these events and deletions against the mirror and apply the plan, in one
+        transaction; see ``events.apply_event_changes``."""
         with self._transaction(write=True) as conn:
             return event_rows.apply_event_changes(conn, upserts, tombstones, at, announce=announce)
+
+    def apply_event_plan(
+        self, plan: EventPlan, at: datetime, *, announce: bool = True
+    ) -> ChangeCounts:
+        """Apply a plan made from ``event_digests`` in one transaction (the worker, holding
+        the lease, is the mirror's only writer, so the digests are still true)."""
+        with self._transaction(write=True) as conn:
+            return event_rows.apply_event_plan(conn, plan, at, announce=announce)
 
     def live_event_ids(self, ending_after: datetime) -> set[int]:
         with self._transaction(write=False) as conn:
