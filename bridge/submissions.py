@@ -316,6 +316,89 @@ def find_earlier_copies(store: Store, preview: BatchPreview) -> EarlierCopies:
     return EarlierCopies(batch, len(queued), copies)
 
 
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row that was not queued: where it was, its cells as read, and all its mistakes."""
+
+    row: int | None
+    where: str
+    title: str
+    cells: tuple[str, ...] | None  # under RejectedRows.headings; None: the row was unreadable
+    errors: tuple[FieldError, ...]
+
+
+@dataclass(frozen=True)
+class RejectedRows:
+    """The rows of a batch that were not queued, kept with it (`Batch.rejected`), so its page
+    lists every row and a CSV's bad rows download as a file to fix and upload again as is."""
+
+    fields: tuple[str, ...]  # the file's columns as entry fields, in the file's order
+    headings: tuple[str, ...]  # the same columns as headed in the file
+    rows: tuple[RejectedRow, ...]
+
+    @classmethod
+    def of(cls, preview: BatchPreview) -> RejectedRows:
+        columns: dict[str, str] = {}
+        for row in preview.invalid:
+            columns = columns or dict(row.entry.columns)  # one CSV's rows share its headings
+        rows = tuple(
+            RejectedRow(
+                row.row,
+                row.where,
+                row.entry.title,
+                # A row whose cells did not line up was never read into an entry.
+                tuple(getattr(row.entry, name) for name in columns) if row.entry.columns else None,
+                row.errors,
+            )
+            for row in preview.invalid
+        )
+        return cls(tuple(columns), tuple(columns.values()), rows)
+
+    @property
+    def can_download(self) -> bool:
+        return bool(self.headings) and any(row.cells is not None for row in self.rows)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "fields": self.fields,
+                "headings": self.headings,
+                "rows": [
+                    {
+                        "row": r.row,
+                        "where": r.where,
+                        "title": r.title,
+                        "cells": r.cells,
+                        "errors": [e.to_json() for e in r.errors],
+                    }
+                    for r in self.rows
+                ],
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RejectedRows:
+        """What `to_json` kept; none for a batch kept without (before migration 14)."""
+        if not text:
+            return cls((), (), ())
+        values = json.loads(text)
+        return cls(
+            tuple(values["fields"]),
+            tuple(values["headings"]),
+            tuple(
+                RejectedRow(
+                    r["row"],
+                    r["where"],
+                    r["title"],
+                    tuple(r["cells"]) if r["cells"] is not None else None,
+                    tuple(FieldError.from_json(e) for e in r["errors"]),
+                )
+                for r in values["rows"]
+            ),
+        )
+
+
 def submit_preview(store: Store, preview: BatchPreview, *, at: datetime) -> SubmitResult:
     """Store the batch and queue an outbox item for each ready row not already queued.
 
@@ -343,6 +426,7 @@ def submit_preview(store: Store, preview: BatchPreview, *, at: datetime) -> Subm
         invalid=len(preview.invalid),
         items=items,
         at=at,
+        rejected=RejectedRows.of(preview).to_json() if preview.invalid else None,
     )
     return SubmitResult(
         batch_id=queued.batch.batch_id,

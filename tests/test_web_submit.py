@@ -134,7 +134,7 @@ def test_form_errors_are_shown_by_their_fields_with_the_input_kept(
     assert "The event was not queued." in page
     assert field_error(page, "title") == "is required"
     assert "belongs to case 2026-0142 / DOE-SURV" in field_error(page, "subject")
-    assert "before start_time 15:00" in field_error(page, "end_time")
+    assert "before Start time 15:00" in field_error(page, "end_time")  # the form's label
     assert "is not a state of US" in field_error(page, "state")
     assert "no staff member with id 999" in field_error(page, "staff")
     assert "is not a case service id" in field_error(page, "service")
@@ -612,6 +612,7 @@ SUBMIT_ROUTES = {
     ("GET", "/admin/batches"),
     ("GET", "/admin/batches/<batch_id>"),
     ("GET", "/admin/batches/<batch_id>/results.csv"),
+    ("GET", "/admin/batches/<batch_id>/to-fix.csv"),
 }
 
 

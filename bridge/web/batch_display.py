@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.models import Calendar, Case, Draft, Staff, Subject
 from bridge.store import OutboxItem
-from bridge.submissions import BatchPreview, queued_draft
+from bridge.submissions import BatchPreview, RejectedRows, queued_draft
 from bridge.web.event_form import name_fields
 from bridge.web.feed_preview import describe_duration
 
@@ -252,4 +252,42 @@ def render_results_csv(views: Iterable[ItemView]) -> bytes:
             f"{item.updated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
         )
         writer.writerow([formula_safe(cell) for cell in cells])
+    return out.getvalue().encode("utf-8-sig")
+
+
+@dataclass(frozen=True)
+class RejectedView:
+    row: int | None
+    where: str
+    title: str
+    problems: tuple[str, ...]
+
+
+def rejected_rows(rejected: RejectedRows) -> list[RejectedView]:
+    """A batch's rows that were not queued, each with its mistakes in the file's own words."""
+    headings = dict(zip(rejected.fields, rejected.headings, strict=True))
+    return [
+        RejectedView(
+            row.row,
+            row.where,
+            row.title,
+            tuple(
+                str(replace(error, message=name_fields(error.message, headings)))
+                for error in row.errors
+            ),
+        )
+        for row in rejected.rows
+    ]
+
+
+def render_fix_csv(rejected: RejectedRows) -> bytes:
+    """The rows not queued under the file's own headings, to fix and upload as they are.
+
+    The cells are the person's own, written back unchanged (no formula guard, which would
+    change them on the way back in); UTF-8 with a BOM, as the upload reads it and Excel too.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(rejected.headings)
+    writer.writerows(row.cells for row in rejected.rows if row.cells is not None)
     return out.getvalue().encode("utf-8-sig")

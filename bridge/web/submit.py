@@ -29,6 +29,7 @@ from bridge.submissions import (
     BatchPreview,
     EarlierCopies,
     ParsedFile,
+    RejectedRows,
     SubmitResult,
     directory_from_store,
     entry_options,
@@ -47,6 +48,8 @@ from bridge.web.batch_display import (
     describe_when,
     item_rows,
     preview_rows,
+    rejected_rows,
+    render_fix_csv,
     render_results_csv,
 )
 from bridge.web.context import current_settings, current_store
@@ -58,7 +61,7 @@ from bridge.web.event_form import (
     form_choices,
     read_event_form,
 )
-from bridge.web.forms import known_zones
+from bridge.zone_names import offered_zones
 
 bp = Blueprint("submit", __name__)
 
@@ -145,7 +148,7 @@ def _render_event_form(form: EventForm, *, status: int = 200) -> Page:
         state_country=country if country in choices.states else "",
         zone_placeholder=choices.zone_for(form.values.get("calendar", "")),
         default_country=options.default_country,
-        zones=sorted(known_zones()),
+        zones=sorted(offered_zones()),
     )
     return page, status
 
@@ -434,11 +437,20 @@ def batch(batch_id: str) -> str:
     store = current_store()
     progress = store.batch_progress(_batch_number(batch_id))  # NotFound: the 404 page
     is_worker_idle = is_heartbeat_stale(store.get_sync_state(), current_settings())
+    rejected = RejectedRows.from_json(progress.batch.rejected)
+    items = item_rows(progress.items, _names())
     return render_template(
         "submit/batch.html",
         batch=progress.batch,
         progress=progress,
-        items=item_rows(progress.items, _names()),
+        # Every row of the batch in the file's order: the queued ones and those not sent.
+        rows=sorted(
+            [*(("item", view.item.row, view) for view in items)]
+            + [("rejected", view.row, view) for view in rejected_rows(rejected)],
+            key=lambda entry: entry[1] if entry[1] is not None else 0,
+        ),
+        items=items,
+        can_fix=rejected.can_download,
         state_words=STATE_WORDS,
         is_worker_idle=is_worker_idle and not progress.is_finished,
         refresh_seconds=REFRESH_SECONDS,
@@ -451,6 +463,21 @@ def batch_results(batch_id: str) -> Response:
     response = make_response(render_results_csv(item_rows(progress.items, _names())))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}-results.csv"'
+    return response
+
+
+@bp.get("/admin/batches/<batch_id>/to-fix.csv")
+def batch_rows_to_fix(batch_id: str) -> Response:
+    batch = current_store().get_batch(_batch_number(batch_id))
+    rejected = RejectedRows.from_json(batch.rejected if batch else None)
+    if batch is None or not rejected.can_download:
+        abort(404)
+    response = make_response(render_fix_csv(rejected))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    stem = PurePosixPath(batch.label).stem or f"batch-{batch_id}"
+    # ASCII only in the header: the file's own name may not be.
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-") or f"batch-{batch_id}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-to-fix.csv"'
     return response
 
 
