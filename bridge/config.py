@@ -14,10 +14,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ConfigError
 from bridge.models import Privacy
+from bridge.zone_names import resolve_zone
 
 DEFAULT_DATABASE_URL = "sqlite:///var/bridge.db"
 
@@ -53,11 +53,8 @@ def _non_negative_int(raw: str) -> int:
 
 
 def _zone(raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError from exc
-    return raw
+    # The app's one zone validator: a Windows name or an alias in .env reads as its IANA name.
+    return resolve_zone(raw)
 
 
 def _username(raw: str) -> str:

@@ -28,7 +28,6 @@ from bridge.trackops.records import (
     LATEST_INSTANT,
     MAX_ID,
     RecordWarning,
-    known_zones,
     read_case,
     read_event,
     read_staff,
@@ -36,6 +35,7 @@ from bridge.trackops.records import (
 )
 from bridge.web import app_context_of, create_app
 from bridge.web.feed_urls import feed_path
+from bridge.zone_names import known_zones
 from tests.support.store import BACKENDS
 from tests.support.web import make_settings
 

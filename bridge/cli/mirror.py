@@ -74,8 +74,8 @@ def check() -> None:
             f"calendar {event.calendar_id}, case {event.case_id}"
         )
         if event.timezone:
-            from bridge.entries.zones import resolve_zone
             from bridge.errors import ZoneError
+            from bridge.zone_names import resolve_zone
 
             try:
                 local = event.start_at.astimezone(ZoneInfo(resolve_zone(event.timezone)))

@@ -124,8 +124,8 @@ def calendars_timezone(calendar_id: int, zone: str) -> None:
     ZONE is an IANA name (America/Chicago) or Outlook's Windows name ("Central Standard Time"),
     or 'none'. Every feed showing the calendar changes at once.
     """
-    from bridge.entries.zones import resolve_zone
     from bridge.errors import ZoneError
+    from bridge.zone_names import resolve_zone
 
     try:
         value = None if zone.lower() == "none" else resolve_zone(zone)

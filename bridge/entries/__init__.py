@@ -11,9 +11,9 @@ from bridge.entries.drafts import EntryFields, FieldError, Source
 from bridge.entries.encoding import DecodedText, decode_upload
 from bridge.entries.ics_source import IcsParse, parse_ics
 from bridge.entries.rules import EntryOptions, validate_entry
-from bridge.entries.zones import resolve_zone
 from bridge.errors import DirectoryError, EncodingRefused
 from bridge.models import Draft  # what validate_entry makes, exported beside it
+from bridge.zone_names import resolve_zone
 
 __all__ = [
     "COLUMNS",

@@ -37,8 +37,8 @@ from dateutil.rrule import rrule, rrulestr
 from bridge.entries.budget import Budget, OverBudget
 from bridge.entries.drafts import FILE, EntryFields, FieldError, Source
 from bridge.entries.encoding import decode_upload
-from bridge.entries.zones import resolve_zone
 from bridge.errors import EncodingRefused, ZoneError
+from bridge.zone_names import resolve_zone
 
 ADDRESS_LINE_LIMIT = 255
 _ICS_ADVICE = "export it again from the calendar program (they write UTF-8), or save it as UTF-8"

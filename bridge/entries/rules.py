@@ -25,9 +25,10 @@ from typing import Literal, TypeVar
 from bridge.entries.addresses import normalize_country, normalize_state, normalize_zip
 from bridge.entries.directory import Directory
 from bridge.entries.drafts import EntryFields, FieldError
-from bridge.entries.zones import RepeatedTimeRule, day_bounds_utc, resolve_zone, to_utc
+from bridge.entries.zones import RepeatedTimeRule, day_bounds_utc, to_utc
 from bridge.errors import AddressError, DirectoryError, Invalid, ZoneError
 from bridge.models import Address, Calendar, Case, Draft
+from bridge.zone_names import resolve_zone
 
 T = TypeVar("T")
 DateOrder = Literal["DMY", "MDY"]

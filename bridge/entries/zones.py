@@ -1,24 +1,18 @@
-"""Time zones for entries: a zone name as people type it -> IANA, and wall-clock time -> UTC.
+"""Wall-clock time in an entry's zone -> UTC, refusing DST gaps and resolving repeats by rule.
 
-`resolve_zone` is the one validator of a zone people give (form, CSV, .ics, admin pages, CLI):
-IANA names (any case), old IANA aliases and the Windows names Outlook writes. `to_utc` refuses a
-time that does not exist (spring forward) and resolves one that happens twice (fall back) by a
-stated rule; `day_bounds_utc` encodes all-day events.
+`to_utc` refuses a time that does not exist (spring forward) and resolves one that happens
+twice (fall back) by a stated rule; `day_bounds_utc` encodes all-day events. Zone names
+themselves are checked by bridge.zone_names.resolve_zone, the one validator of the app.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from importlib import resources
 from typing import Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 # icalendar ships CLDR's windowsZones table (generated, dated): better than typing our own.
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-
 from bridge.errors import ZoneError
 
 # "first": the earlier instant (daylight time, before the clocks go back); "second": the later
@@ -34,100 +28,6 @@ class Placed:
 
     instant: datetime  # aware UTC
     note: str | None = None
-
-
-@dataclass(frozen=True)
-class _Catalogue:
-    by_lower: dict[str, str]  # every zoneinfo key, lower-cased -> key
-    listed: frozenset[str]  # zone.tab: the names zone pickers offer
-    links: dict[str, str]  # alias -> target, from tzdata.zi
-    windows_by_lower: dict[str, str]  # Windows name, lower-cased -> IANA
-
-
-@lru_cache(maxsize=1)
-def _catalogue() -> _Catalogue:
-    zone_dir = resources.files("tzdata.zoneinfo")
-    listed = frozenset(
-        line.split("\t")[2]
-        for line in zone_dir.joinpath("zone.tab").read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("#")
-    )
-    links = {}
-    for line in zone_dir.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
-        if line.startswith("L "):
-            _, target, alias = line.split()
-            links[alias] = target
-    return _Catalogue(
-        by_lower={key.lower(): key for key in available_timezones()},
-        listed=listed,
-        links=links,
-        windows_by_lower={name.lower(): iana for name, iana in WINDOWS_TO_OLSON.items()},
-    )
-
-
-def _canonical(key: str, typed: str) -> str:
-    """The name Trackops and zone pickers use for `key` (Asia/Calcutta -> Asia/Kolkata).
-
-    Only aliases whose target is a listed zone are followed: tzdata also links distinct
-    places (Europe/Amsterdam -> Europe/Brussels), which are listed themselves and kept.
-    """
-    cat = _catalogue()
-    if key in ("UTC", "Etc/UTC") or cat.links.get(key) == "Etc/UTC":
-        return "UTC"  # the one spelling every zone list has (PHP's included)
-    if key in cat.listed or key.startswith("Etc/"):
-        return key
-    target = cat.links.get(key, "")
-    if "/" not in key:
-        # Bare names such as EST or GB: tzdata now links EST to America/Panama, which is not
-        # what someone typing EST means. Only the UTC family is safe to accept.
-        if target.startswith("Etc/"):
-            return target
-        raise ZoneError(
-            f"{typed!r} is an abbreviation or legacy name, not a time zone: write a "
-            "Region/City name such as America/New_York or Europe/London"
-        )
-    return target if target in cat.listed else key
-
-
-def offered_zones() -> frozenset[str]:
-    """The names a zone picker offers: each one `resolve_zone` gives back unchanged."""
-    return _catalogue().listed | {"UTC"}
-
-
-def resolve_zone(text: str) -> str:
-    """The IANA name for a zone typed as IANA (any case, spaces for '_') or as a Windows name."""
-    typed = " ".join(text.split())
-    if not typed:
-        raise ZoneError("no time zone given")
-    cat = _catalogue()
-    windows = cat.windows_by_lower.get(typed.lower())
-    if windows is not None:
-        return _canonical(windows, typed)
-    key = cat.by_lower.get(typed.replace(" ", "_").lower())
-    if key is not None:
-        return _canonical(key, typed)
-    hint = _suggest(typed)
-    raise ZoneError(
-        f"unknown time zone {typed!r}"
-        + (
-            f"; did you mean {hint}?"
-            if hint
-            else "; write a Region/City name such as America/New_York"
-        )
-    )
-
-
-def _suggest(typed: str) -> str:
-    cat = _catalogue()
-    names = sorted(cat.listed) + sorted(WINDOWS_TO_OLSON)
-    by_lower = {name.lower(): name for name in names}
-    # People often type just the city ("new york"): match it against the last part too.
-    by_city = {name.rsplit("/", 1)[-1].replace("_", " ").lower(): name for name in cat.listed}
-    needle = typed.replace("_", " ").lower()
-    found = [by_lower[m] for m in difflib.get_close_matches(typed.lower(), by_lower, n=3)]
-    found += [by_city[m] for m in difflib.get_close_matches(needle, by_city, n=3)]
-    unique = list(dict.fromkeys(found))[:3]
-    return " or ".join(repr(name) for name in unique)
 
 
 def format_offset(offset: timedelta | None) -> str:

@@ -19,8 +19,8 @@ where they differ is the wall time read through the rules one by one.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache, lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from bridge.feeds.text import (
     CRLF,
@@ -31,6 +31,7 @@ from bridge.feeds.text import (
 )
 from bridge.models import Event, Feed, FeedEvent, FeedKind
 from bridge.vtimezone import Observance, ZoneRules, derive_zone_rules, is_utc_zone, iter_transitions
+from bridge.zone_names import known_zones
 
 # Years a VTIMEZONE speaks for. A timed event outside them (a typing slip) is written in UTC
 # rather than making the rule scan cross centuries (e.g. a year typed 0202 or 2224).
@@ -43,14 +44,7 @@ _YEAR_MARGIN = timedelta(days=2)
 def known_zone(name: str | None) -> str | None:
     """The name if tzdata knows it, else None: an event with a zone name we cannot read is shown
     in the next zone in line (its instant stays right) rather than breaking the whole feed."""
-    return name if name and name in _zone_names() else None
-
-
-@cache
-def _zone_names() -> frozenset[str]:
-    # Membership, not ZoneInfo(name): a name such as "US" (a directory) or one longer than a
-    # file name can be raises OSError there, not ZoneInfoNotFoundError.
-    return frozenset(available_timezones())
+    return name if name and name in known_zones() else None
 
 
 def zoneless_zone(feed: Feed, default_timezone: str) -> str | None:

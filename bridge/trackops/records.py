@@ -10,7 +10,6 @@ local time in every zone. A value the reader had to change or leave out is a `Re
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import zoneinfo
@@ -23,6 +22,7 @@ from dateutil import parser as dateparser
 
 from bridge.errors import RecordError
 from bridge.models import Address, Case, Event, Staff, Subject
+from bridge.zone_names import known_zones
 
 T = TypeVar("T")
 
@@ -35,7 +35,6 @@ EARLIEST_INSTANT = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
 LATEST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
 MAX_ID = 2**63 - 1  # the store's BIGINT
 # Zone names the zone database lists that depend on the host or mean nothing to a person.
-_UNUSABLE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 # C0 controls but tab and line breaks, and DEL: PostgreSQL refuses NUL, iCalendar TEXT all of
 # them (RFC 5545 3.3.11).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -69,12 +68,6 @@ def clean_text(text: str) -> str:
     Unicode line and paragraph separators made plain newlines, other control characters but
     tab, CR and LF removed."""
     return _clean(text)[0]
-
-
-@functools.cache
-def known_zones() -> frozenset[str]:
-    """IANA zone names an event may carry: what zoneinfo lists, less host-dependent names."""
-    return frozenset(zoneinfo.available_timezones() - _UNUSABLE_ZONES)
 
 
 def unwrap_record(body: Any, *names: str) -> Mapping[str, Any]:

@@ -22,8 +22,9 @@ from bridge.web.clients import subscribe_links
 from bridge.web.context import current_settings, current_store
 from bridge.web.feed_preview import feed_page_context
 from bridge.web.feed_urls import feed_url
-from bridge.web.forms import FormInput, known_zones, read_calendar_settings, read_feed_settings
+from bridge.web.forms import FormInput, read_calendar_settings, read_feed_settings
 from bridge.web.page_context import calendars_context, dashboard_context
+from bridge.zone_names import offered_zones
 
 bp = Blueprint("admin", __name__)
 
@@ -164,7 +165,7 @@ def _render_feed_page(found: Feed, form: FormInput, *, status: int = 200) -> Pag
         calendar_zones=[]
         if found.kind is FeedKind.CALENDAR
         else [(c.name, c.timezone) for c in current_store().list_calendars() if c.timezone],
-        zones=sorted(known_zones()),
+        zones=sorted(offered_zones()),
     )
     return page, status
 
@@ -206,7 +207,7 @@ def _render_calendars_page(failed: dict[int, FormInput], *, status: int = 200) -
         "admin/calendars.html",
         rows=rows,
         default_timezone=current_settings().default_timezone,
-        zones=sorted(known_zones()),
+        zones=sorted(offered_zones()),
         **calendars_context(),  # each calendar's feed and event count
     )
     return page, status

@@ -10,16 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.entries.zones import offered_zones, resolve_zone
 from bridge.errors import ZoneError
 from bridge.models import Privacy
+from bridge.zone_names import resolve_zone
 
 NAME_MAX = 200
-
-
-def known_zones() -> frozenset[str]:
-    """The zones the pages' pickers offer: the names the validator keeps as they are."""
-    return offered_zones()
 
 
 @dataclass
