@@ -69,6 +69,7 @@ def demo_settings(base_url: str, options: SandboxOptions, port: int, password: s
         reconcile_interval=120.0,
         reference_interval=300.0,
         default_timezone="America/Chicago",
+        webhooks_allow_private=True,  # a receiver tried beside the demo runs on this machine
     )
 
 
@@ -143,6 +144,7 @@ def write_cli_env(settings: Settings) -> Path:
         "TRACKOPS_RATE_LIMIT": str(settings.trackops_rate_limit),
         "BRIDGE_PUBLIC_URL": settings.public_url,
         "BRIDGE_DEFAULT_TIMEZONE": settings.default_timezone,
+        "BRIDGE_WEBHOOKS_ALLOW_PRIVATE": "1" if settings.webhooks_allow_private else "0",
     }
     path = DEMO_DIR / "demo.env"
     lines = ["# Written by `trackops-bridge demo`: `. var/demo/demo.env` points the CLI at it."]

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from bridge.delivery import WebhookDeliverer, push_after_pass, start_webhooks
+from bridge.delivery import WebhookDeliverer, push_after_pass
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, render_after_pass
 from bridge.sending import OutboxSender
@@ -379,17 +379,10 @@ class Worker:
         log.info("worker stopped after %d passes", self.passes)
 
     def _start_webhooks(self) -> None:
-        """The webhook sender, a thread beside the passes: a slow receiver never delays a poll.
-        It sends only while this worker holds the lease, as the one sender of the queue."""
+        """The webhook sender, a thread beside the passes, started once the lease is held: a
+        slow receiver never delays a poll."""
         if self.webhooks is not None:
             self.webhooks.start()
-            return
-        lease = self.lease
-        self.webhooks = start_webhooks(
-            self.store,
-            holder=lease.holder if lease is not None else lease_holder("worker"),
-            is_active=lambda: lease is None or lease.lost is None,
-        )
 
     def _run_passes(self, max_passes: int | None) -> None:
         while not self.stop_event.is_set():

@@ -1,20 +1,18 @@
 """Push: the second reader of each pass's changes (CalDAV destinations per feed, webhooks).
 
 Entry points for the worker: ``push_after_pass(store)``; it never raises, so a destination that
-is down or refusing never fails a pass, polling or serving. ``start_webhooks(...)``: the thread
-that sends webhooks from the store's queue, woken after each pass.
+is down or refusing never fails a pass, polling or serving. ``WebhookDeliverer``: the thread that
+sends webhooks from the store's queue, woken after each pass.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bridge.config import Settings, load_settings
 from bridge.delivery.caldav import PushOutcome, PushSettings, push_destination, push_due
-from bridge.delivery.webhooks import WebhookDeliverer, webhook_settings
-from bridge.errors import BridgeError
+from bridge.delivery.webhooks import WebhookDeliverer
 from bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -26,7 +24,6 @@ __all__ = [
     "push_after_pass",
     "push_destination",
     "push_due",
-    "start_webhooks",
 ]
 
 
@@ -59,18 +56,3 @@ def push_after_pass(store: Store) -> None:
             log.info("push %s", outcome.summary())
         for note in outcome.notes:
             log.warning("push destination %d: %s", outcome.destination_id, note)
-
-
-def start_webhooks(
-    store: Store, *, holder: str, is_active: Callable[[], bool]
-) -> WebhookDeliverer | None:
-    """Start the worker's webhook sender (it sends while ``is_active()``); None, logged, when
-    the settings cannot be read."""
-    try:
-        settings = webhook_settings(load_settings())
-    except BridgeError as error:
-        log.error("webhooks are not sent: %s", error.describe())
-        return None
-    deliverer = WebhookDeliverer(store, settings, holder=holder, is_active=is_active)
-    deliverer.start()
-    return deliverer
