@@ -16,7 +16,7 @@ from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from bridge.errors import ConfigError
-from bridge.models import Privacy
+from bridge.models import DateOrder, Privacy
 from bridge.zone_names import resolve_zone
 
 DEFAULT_DATABASE_URL = "sqlite:///var/bridge.db"
@@ -61,9 +61,6 @@ def _username(raw: str) -> str:
     if raw.endswith("/token"):
         raise ValueError  # the client adds "/token"; sending "sam/token/token" fails auth
     return raw
-
-
-DateOrder = Literal["DMY", "MDY"]
 
 
 def _date_order(raw: str) -> DateOrder:

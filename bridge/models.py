@@ -14,6 +14,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
+
+# How a local date such as 03/04/2026 is read: day first or month first (BRIDGE_DATE_ORDER).
+DateOrder = Literal["DMY", "MDY"]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from bridge.store import Batch, NewItem, OutboxItem, Store, body_digest
 from bridge.trackops.bodies import event_request_body, read_request_body
 
 FORM_LABEL = "Form entry"
+FILENAME_MAX = 200  # an uploaded file's name as kept and shown
 _ICS_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb")
 _PARSED_VERSION = 1  # of ParsedFile.to_json's shape: a stored parse of another shape is read again
 
@@ -168,6 +169,16 @@ class EarlierCopies:
         """How many of the ready rows a submit would queue now."""
         return len(preview.ready) - self.already_queued - len(self.copies)
 
+    def copies_by_row(self, preview: BatchPreview) -> dict[str, OutboxItem]:
+        """Ready rows (by where) identical to an event already queued or sent elsewhere."""
+        found = {}
+        for row in preview.ready:
+            if row.draft is not None:
+                copy = self.copies.get(idempotency_key(row.draft, preview.batch_key))
+                if copy is not None:
+                    found[row.where] = copy
+        return found
+
 
 def directory_from_store(store: Store) -> Directory:
     """Calendars, cases, subjects and staff from the mirror, for resolving names people type."""
@@ -226,7 +237,7 @@ def parse_file(
     return ParsedFile(
         batch_key=_batch_key(source, choices, data),
         source=source,
-        label=_base_name(filename),
+        label=plain_filename(filename),
         entries=tuple(entry.filled(**choices) for entry in entries),
         errors=errors,
         notices=notices,
@@ -488,7 +499,8 @@ def _batch_key(source: Source, choices: dict[str, str], data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _base_name(filename: str) -> str:
-    """The file's own name: browsers on Windows may send the whole path."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name or "upload"
+def plain_filename(filename: str) -> str:
+    """The file's own name, without the folders a browser (on Windows: the whole path) sent,
+    and short enough for a page and a column."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+    return name[:FILENAME_MAX]

@@ -24,7 +24,6 @@ from bridge.submissions import (
     directory_from_store,
     entry_options,
     find_earlier_copies,
-    idempotency_key,
     preview_file,
     submit_preview,
 )
@@ -238,6 +237,7 @@ def _echo_preview(preview: BatchPreview, earlier: EarlierCopies) -> None:
     for notice in preview.notices:
         click.echo(f"note: {notice}")
     width = max((len(row.where) for row in preview.rows), default=0)
+    copies = earlier.copies_by_row(preview)
     for row in preview.rows:
         status = "ready" if row.is_ready else "invalid"
         click.echo(f"{row.where:<{width}}  {status:<7}  {_describe_row(row)}")
@@ -246,15 +246,12 @@ def _echo_preview(preview: BatchPreview, earlier: EarlierCopies) -> None:
             click.echo(f"{indent}{_field_words(error)}")
         for note in row.notes:
             click.echo(f"{indent}note: {note}")
-        if row.draft is not None:
-            key = idempotency_key(row.draft, preview.batch_key)
-            copy = earlier.copies.get(key)
-            if copy is not None:
-                sent = f" as event {copy.event_id}" if copy.event_id is not None else ""
-                click.echo(
-                    f"{indent}left out: identical to {copy.where} of batch {copy.batch_id} "
-                    f"({copy.state}{sent})"
-                )
+        if (copy := copies.get(row.where)) is not None:
+            sent = f" as event {copy.event_id}" if copy.event_id is not None else ""
+            click.echo(
+                f"{indent}left out: identical to {copy.where} of batch {copy.batch_id} "
+                f"({copy.state}{sent})"
+            )
     ready, invalid = len(preview.ready), len(preview.invalid)
     click.echo(f"{len(preview.rows)} rows: {ready} ready, {invalid} with errors.")
     if preview.encoding:

@@ -20,18 +20,17 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from bridge.entries.addresses import normalize_country, normalize_state, normalize_zip
 from bridge.entries.directory import Directory
 from bridge.entries.drafts import EntryFields, FieldError
 from bridge.entries.zones import RepeatedTimeRule, day_bounds_utc, to_utc
 from bridge.errors import AddressError, DirectoryError, Invalid, ZoneError
-from bridge.models import Address, Calendar, Case, Draft
+from bridge.models import Address, Calendar, Case, DateOrder, Draft
 from bridge.zone_names import resolve_zone
 
 T = TypeVar("T")
-DateOrder = Literal["DMY", "MDY"]
 
 # Longest text each field may hold. Trackops publishes none; these keep a pasted page out of a
 # title and match common VARCHAR(255) columns.

@@ -27,7 +27,6 @@ from bridge.entries import COLUMNS, REQUIRED_COLUMNS, EntryOptions, csv_template
 from bridge.store import OutboxItem
 from bridge.submissions import (
     BatchPreview,
-    EarlierCopies,
     ParsedFile,
     RejectedRows,
     SubmitResult,
@@ -36,6 +35,7 @@ from bridge.submissions import (
     find_earlier_copies,
     idempotency_key,
     parse_file,
+    plain_filename,
     preview_form,
     preview_parsed,
     submit_preview,
@@ -69,7 +69,6 @@ bp = Blueprint("submit", __name__)
 # and say so row by row. MAX_CONTENT_LENGTH adds room for the rest of the form.
 MAX_UPLOAD_BYTES = 5_000_000
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 100_000
-FILENAME_MAX = 200
 # An unfinished batch's page reloads itself this often; the worker sends about one a second.
 REFRESH_SECONDS = 5
 Page = tuple[str, int]
@@ -212,7 +211,7 @@ def upload() -> Response | Page:
         errors["expand_until"] = f"{chosen.expand_until!r} is not a date: use YYYY-MM-DD."
     if errors or file is None:
         return _render_upload_form(chosen, errors, status=400)
-    filename = _plain_filename(file.filename or "")
+    filename = plain_filename(file.filename or "")
     parsed = _parse_upload(data, filename, chosen)
     upload_id = current_store().save_upload(
         data, filename, chosen.as_dict(), datetime.now(UTC), parsed=parsed.to_json()
@@ -230,12 +229,6 @@ def _parse_upload(data: bytes, filename: str, chosen: UploadChoices) -> ParsedFi
         case=chosen.case,
         expand_until=chosen.expand_until_date(),
     )
-
-
-def _plain_filename(name: str) -> str:
-    """The file's own name, without any folders a browser sent along with it."""
-    plain = PurePosixPath(name.replace("\\", "/")).name.strip() or "upload"
-    return plain[:FILENAME_MAX]
 
 
 @bp.get("/admin/uploads/<upload_id>")
@@ -342,22 +335,11 @@ def _render_preview(
         upload_id=upload_id,
         digest=preview_digest(preview),
         earlier=earlier,
-        copies=_copies_by_row(preview, earlier),
+        copies=earlier.copies_by_row(preview),
         new_rows=earlier.new_rows(preview),
         error=error,
     )
     return page, status
-
-
-def _copies_by_row(preview: BatchPreview, earlier: EarlierCopies) -> dict[str, OutboxItem]:
-    """Ready rows (by where) identical to an event already queued or sent from another batch."""
-    found = {}
-    for row in preview.ready:
-        if row.draft is not None:
-            copy = earlier.copies.get(idempotency_key(row.draft, preview.batch_key))
-            if copy is not None:
-                found[row.where] = copy
-    return found
 
 
 def _render_upload_form(
