@@ -236,9 +236,3 @@ def check_layout(page: Page, name: str) -> dict[str, int]:
         )
         assert width <= size["width"], f"{name} is {width} px wide at a {size['width']} px viewport"
     return widths
-
-
-def keep_screenshot(page: Page, target: Path, *, size: ViewportSize) -> None:
-    """A screenshot for the repository (docs/), at one viewport."""
-    page.set_viewport_size(size)
-    page.screenshot(path=target)
