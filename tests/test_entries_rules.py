@@ -17,7 +17,7 @@ from bridge.entries import (
     Source,
     validate_entry,
 )
-from bridge.entries.rules import MAX_LENGTH, parse_date, parse_time
+from bridge.entries.values import MAX_LENGTH, parse_date, parse_time
 from bridge.models import Calendar, Case, Staff, Subject
 from bridge.trackops.bodies import event_request_body
 

@@ -10,7 +10,8 @@ from bridge.entries.directory import Directory
 from bridge.entries.drafts import EntryFields, FieldError, Source
 from bridge.entries.encoding import DecodedText, decode_upload
 from bridge.entries.ics_source import IcsParse, parse_ics
-from bridge.entries.rules import EntryOptions, validate_entry
+from bridge.entries.rules import validate_entry
+from bridge.entries.values import EntryOptions
 from bridge.errors import DirectoryError, EncodingRefused
 from bridge.models import Draft  # what validate_entry makes, exported beside it
 from bridge.zone_names import resolve_zone
