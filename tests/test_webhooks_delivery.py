@@ -29,7 +29,7 @@ from bridge.models import Address, Privacy
 from bridge.store import Store
 from tests.support.events import make_event
 from tests.support.processes import wait_for
-from tests.support.webhook_receiver import Receiver, running_receiver
+from tests.support.webhook_receiver import Receiver, readme_verify, running_receiver
 
 NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 ALLOWED = WebhookSettings(allow_private=True, timeout=5.0, default_timezone="Europe/London")
@@ -233,6 +233,26 @@ def test_no_secret_in_the_logs(
     assert "webhook delivery" in caplog.text
     assert receiver.secret not in caplog.text
     assert receiver.secret.removeprefix("whsec_") not in caplog.text
+
+
+def test_the_readmes_verify_refuses_a_changed_body_another_secret_and_an_old_message(
+    store: Store, receiver: Receiver
+) -> None:
+    subscribe(store, receiver)
+    store.apply_event_changes([make_event(1)], [], NOW)
+    deliver(store)
+    (message,) = receiver.received()
+    headers = {
+        "webhook-id": message.webhook_id,
+        "webhook-timestamp": message.timestamp,
+        "webhook-signature": message.signature,
+    }
+    verify = readme_verify()
+    assert verify(receiver.secret, headers, message.body)
+    assert not verify(receiver.secret, headers, message.body.replace(b"Surveillance", b"Lunch"))
+    assert not verify(new_secret(), headers, message.body)
+    old = {**headers, "webhook-timestamp": str(int(message.timestamp) - 3600)}
+    assert not verify(receiver.secret, old, message.body)
 
 
 def test_new_secrets_are_whsec_base64_of_24_random_bytes() -> None:
