@@ -11,7 +11,7 @@ from datetime import date, time, timedelta
 
 from bridge.entries.addresses import normalize_country, normalize_state, normalize_zip
 from bridge.entries.drafts import EntryFields
-from bridge.entries.zones import RepeatedTimeRule
+from bridge.entries.wall_clock import RepeatedTimeRule
 from bridge.errors import AddressError, Invalid, ZoneError
 from bridge.models import Address, Calendar, DateOrder
 from bridge.zone_names import resolve_zone

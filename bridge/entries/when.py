@@ -20,7 +20,7 @@ from bridge.entries.values import (
     parse_date,
     parse_time,
 )
-from bridge.entries.zones import RepeatedTimeRule, day_bounds_utc, to_utc
+from bridge.entries.wall_clock import RepeatedTimeRule, day_bounds_utc, to_utc
 from bridge.errors import Invalid, ZoneError
 
 T = TypeVar("T")

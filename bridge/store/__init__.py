@@ -20,7 +20,7 @@ from bridge.store.outbox_items import (
     body_digest,
 )
 from bridge.store.problems import ProblemCounts, RecordProblem, problem_key
-from bridge.store.records import (
+from bridge.store.rows import (
     HEARTBEAT_STALE_POLLS,
     ChangeCounts,
     FeedFetch,

@@ -27,7 +27,7 @@ from bridge.changes import ChangeKind, EventDigest, EventPlan, plan_event_change
 from bridge.models import Address, Case, Event, Feed, FeedEvent, FeedKind
 from bridge.store import webhooks as webhook_rows
 from bridge.store.feeds import bump_feed_versions
-from bridge.store.records import ChangeCounts, FeedRow
+from bridge.store.rows import ChangeCounts, FeedRow
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import calendars, cases, event_staff, events, subjects
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from bridge.errors import NotFound
 from bridge.models import Feed, FeedKind, Privacy, Staff
-from bridge.store.records import FeedFetch, FeedRender, StaleFeed
+from bridge.store.rows import FeedFetch, FeedRender, StaleFeed
 from bridge.store.sql import AnyRow, chunked, insert_or_merge
 from bridge.store.tables import (
     calendars,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from bridge.errors import StoreUnavailable
 from bridge.models import FeedKind, Privacy
 from bridge.store.engine import describe_url
-from bridge.store.records import FeedHead
+from bridge.store.rows import FeedHead
 
 # The render's head columns sit before its body (migration 8), so on SQLite reading them never
 # walks the body's overflow pages.

@@ -44,7 +44,7 @@ from bridge.store.outbox_items import (
 from bridge.store.outbox_lock import hold_drain_lock
 from bridge.store.overview import EventQuery, HourCount, ListedEvent
 from bridge.store.problems import ProblemCounts, RecordProblem
-from bridge.store.records import (
+from bridge.store.rows import (
     ChangeCounts,
     FeedFetch,
     FeedHead,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from bridge.store.records import SyncState
+from bridge.store.rows import SyncState
 from bridge.store.sql import insert_or_merge
 from bridge.store.tables import sync_state
 
