@@ -520,9 +520,9 @@ class TestStoreContract:
 
         # A web process writing its tally late adds the count, but moves no time back.
         store.record_feed_fetch(feed_id, SYNC_AT, google, count=5)
-        assert store.feed_fetches(feed_id)[0] == FeedFetch(google, LATER, 7)
+        assert store.feed_fetches(feed_id)[0] == FeedFetch(google, LATER, 7, SYNC_AT)
         # The feeds list gets every feed's newest fetch in one query; unfetched feeds are absent.
-        assert store.last_fetches() == {feed_id: FeedFetch(google, LATER, 7)}
+        assert store.last_fetches() == {feed_id: FeedFetch(google, LATER, 7, SYNC_AT)}
 
     # -- sync state, login throttle, time zones ----------------------------------------
 

@@ -407,7 +407,8 @@ def select_last_fetches(conn: Connection) -> dict[int, FeedFetch]:
     found: dict[int, FeedFetch] = {}
     for row in conn.execute(query):
         found.setdefault(
-            row.feed_id, FeedFetch(row.user_agent, row.last_fetched_at, row.fetch_count)
+            row.feed_id,
+            FeedFetch(row.user_agent, row.last_fetched_at, row.fetch_count, row.first_fetched_at),
         )
     return found
 
