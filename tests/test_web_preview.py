@@ -332,3 +332,19 @@ def test_loopback_address_is_flagged_on_the_google_and_outlook_links(
         assert page.count("cannot reach") == 3, "Google, Outlook.com, Microsoft 365; not Apple"
     finally:
         app_context_of(app).store.close()
+
+
+def test_a_late_tally_moves_the_first_fetch_back_never_forward(db: Store) -> None:
+    """A web process writes its tallies up to a minute late: the usual interval stays right."""
+    feed = feed_of(db, FeedKind.ALL)
+    now = datetime.now(UTC).replace(microsecond=0)
+    db.record_feed_fetch(feed.feed_id, now, "Google-Calendar-Importer")
+    db.record_feed_fetch(feed.feed_id, now - timedelta(hours=2), "Google-Calendar-Importer", 2)
+    db.record_feed_fetch(feed.feed_id, now + timedelta(hours=2), "Google-Calendar-Importer")
+    (fetch,) = db.feed_fetches(feed.feed_id)
+    assert (fetch.first_fetched_at, fetch.last_fetched_at, fetch.fetch_count) == (
+        now - timedelta(hours=2),
+        now + timedelta(hours=2),
+        4,
+    )
+    assert fetch.usual_interval == timedelta(hours=4) / 3

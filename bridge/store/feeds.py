@@ -368,7 +368,7 @@ def record_feed_fetch(
         user_agent=user_agent[:USER_AGENT_MAX],
         last_fetched_at=at,
         fetch_count=count,
-        first_fetched_at=at,  # kept from the first write on: the conflict update leaves it
+        first_fetched_at=at,
     )
     stored, given = feed_fetches.c.last_fetched_at, statement.excluded.last_fetched_at
     conn.execute(
@@ -376,6 +376,13 @@ def record_feed_fetch(
             index_elements=["feed_id", "user_agent"],
             set_={
                 "last_fetched_at": case((given > stored, given), else_=stored),
+                # A tally written late may hold an earlier first fetch than the one stored.
+                # Unknown (NULL, a row from before migration 12) stays unknown: its count
+                # includes fetches from before any time it could be given now.
+                "first_fetched_at": case(
+                    (given < feed_fetches.c.first_fetched_at, given),
+                    else_=feed_fetches.c.first_fetched_at,
+                ),
                 "fetch_count": feed_fetches.c.fetch_count + statement.excluded.fetch_count,
             },
         )
