@@ -451,11 +451,13 @@ class Worker:
             log.exception("poll failed unexpectedly")
         else:
             log.info("%s", result.summary())
+        if self.webhooks is not None:
+            # What the sends and the poll queued goes out now, from the sender's thread, while
+            # this one renders and pushes.
+            self.webhooks.wake()
         if self.feeds is not None:
             render_after_pass(self.feeds)  # what the sends and the poll changed; never raises
         push_after_pass(self.store)  # never raises but StoreError: a destination can't fail a pass
-        if self.webhooks is not None:
-            self.webhooks.wake()  # what this pass queued goes out now, from the sender's thread
         self.passes += 1
         self._beat()
 
