@@ -76,11 +76,17 @@ def _servable(store: Store, head: FeedHead, memory: _Memory) -> PreparedRender |
         return None
     prepared = memory.renders.get(head.feed_id)
     if prepared is None or prepared.etag != head.render_etag:
-        render = store.get_feed_render(head.feed_id)
-        if render is None or not _may_show(render.privacy, head.privacy):
-            return None
-        prepared = PreparedRender(render, head.slug)
-        memory.renders.put(head.feed_id, prepared, prepared.size)
+        return _read_render(store, head, memory)
+    return prepared
+
+
+def _read_render(store: Store, head: FeedHead, memory: _Memory) -> PreparedRender | None:
+    """The stored render, read once and kept in this process's memory, if it may be shown."""
+    render = store.get_feed_render(head.feed_id)
+    if render is None or not _may_show(render.privacy, head.privacy):
+        return None
+    prepared = PreparedRender(render, head.slug)
+    memory.renders.put(head.feed_id, prepared, prepared.size)
     return prepared
 
 
@@ -93,12 +99,7 @@ def _render_as_last_resort(store: Store, head: FeedHead, memory: _Memory) -> Pre
     rendered here when small; a larger one waits for the worker (None)."""
     if not render_small_feeds(store, render_options(current_settings()), {head.feed_id}):
         return None
-    render = store.get_feed_render(head.feed_id)
-    if render is None or not _may_show(render.privacy, head.privacy):
-        return None
-    prepared = PreparedRender(render, head.slug)
-    memory.renders.put(head.feed_id, prepared, prepared.size)
-    return prepared
+    return _read_render(store, head, memory)
 
 
 def _not_yet_rendered() -> Response:
