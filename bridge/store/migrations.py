@@ -563,6 +563,18 @@ def _v14_batch_rejected_rows(conn: Connection) -> None:
     _add_columns(conn, "batches", Column("rejected", Text))
 
 
+def _v15_case_services(conn: Connection) -> None:
+    # The case services the event form offers are the ones live events carry, per case: counted
+    # from an index of those events alone, not a scan of every event (bridge.store.case_services).
+    conn.execute(
+        text(
+            "CREATE INDEX ix_events_case_services"
+            " ON events (case_id, case_service_id, start_at, event_id)"
+            " WHERE deleted_at IS NULL AND case_service_id IS NOT NULL"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(2, "outbox: batches, items to send, uploads awaiting confirmation", _v2_outbox),
@@ -583,6 +595,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(13, "requests to Trackops per hour, for the dashboard", _v13_request_hours),
     Migration(14, "batches keep the rows not queued, to fix", _v14_batch_rejected_rows),
+    Migration(
+        15, "the case services live events carry, by case, from an index", _v15_case_services
+    ),
 )
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
 

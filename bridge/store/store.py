@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from bridge.changes import EventDigest, EventPlan
 from bridge.errors import SchemaOutOfDate
 from bridge.models import Calendar, Case, Event, Feed, FeedEvent, Privacy, Staff, Subject
+from bridge.store import case_services as case_service_rows
 from bridge.store import deletions, lease, login_throttle, reference, sync_state
 from bridge.store import delivery as delivery_rows
 from bridge.store import events as event_rows
@@ -28,6 +29,7 @@ from bridge.store import problems as problem_rows
 from bridge.store import sessions as session_rows
 from bridge.store import uploads as upload_rows
 from bridge.store import webhooks as webhook_rows
+from bridge.store.case_services import KnownService
 from bridge.store.delivery import Destination, PushedObject
 from bridge.store.engine import create_store_engine, is_missing_table, transaction
 from bridge.store.heads import HeadReader
@@ -430,6 +432,11 @@ class Store:
         """Live events per calendar id."""
         with self._transaction(write=False) as conn:
             return overview_rows.count_calendar_events(conn)
+
+    def case_services(self) -> dict[int, list[KnownService]]:
+        """The case services live events carry, by case id, the most recently used first."""
+        with self._transaction(write=False) as conn:
+            return case_service_rows.select_case_services(conn)
 
     def record_request_hour(
         self, at: datetime, requests: int, errors: int, rate_limited: int

@@ -107,6 +107,16 @@ events = Table(
     # The events page's filters, in date order (migration 12).
     Index("ix_events_case_start", "case_id", "start_at"),
     Index("ix_events_calendar_start", "calendar_id", "start_at"),
+    # The case services live events carry, by case, for the event form (migration 15).
+    Index(
+        "ix_events_case_services",
+        "case_id",
+        "case_service_id",
+        "start_at",
+        "event_id",
+        sqlite_where=text("deleted_at IS NULL AND case_service_id IS NOT NULL"),
+        postgresql_where=text("deleted_at IS NULL AND case_service_id IS NOT NULL"),
+    ),
 )
 
 event_staff = Table(
