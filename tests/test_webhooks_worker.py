@@ -158,3 +158,20 @@ def test_a_worker_killed_mid_delivery_is_followed_by_one_that_sends_the_same_id(
         assert receiver.secret.removeprefix("whsec_") not in process.output
     log = run("webhooks", "log", "--json").output
     assert '"state": "delivered"' in log and receiver.secret not in log
+
+
+def test_sigterm_while_a_receiver_holds_a_request_stops_the_worker_in_time(
+    subscribed: int, receiver: Receiver, sandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A receiver that never answers does not keep the worker from stopping: it waits a few
+    seconds for the POST, releases the lease and exits 0, well within a host's 10 s."""
+    (event_id,) = timed_event_ids(1)
+    release = receiver.hold()
+    with started(bridge("worker"), base_env(**env, **FAST), tmp_path) as worker:
+        worker.wait_for_line("worker lease taken")
+        sandbox.control.patch_event(event_id, title="Changed just before a deploy")
+        wait_for(receiver.held.is_set, "the receiver to hold the delivery open")
+        status = worker.terminate(timeout=10)
+    release.set()
+    assert status == 0, worker.output
+    assert "worker lease released" in worker.output and "still busy" not in worker.output

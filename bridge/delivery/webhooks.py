@@ -14,7 +14,6 @@ code receivers are pointed to, so the two sides cannot drift apart.
 from __future__ import annotations
 
 import base64
-import functools
 import ipaddress
 import json
 import logging
@@ -23,7 +22,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -447,8 +445,8 @@ class WebhookDeliverer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._halt = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="webhook")
-        self._running: dict[int, Future[list[Attempt]]] = {}
+        self.senders = senders
+        self._running: dict[int, threading.Thread] = {}
         self._resting: dict[int, datetime] = {}
         self._pruned_at: datetime | None = None
         self._thread: threading.Thread | None = None
@@ -463,13 +461,18 @@ class WebhookDeliverer:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop claiming; a POST in flight may finish within ``timeout``, else it is left to
-        whoever sends next (its claim names this holder, so another worker sends it again)."""
+        """Stop claiming; POSTs in flight get ``timeout`` s to finish and be recorded. One
+        still running is left behind (a daemon thread): its claim names this holder, so the
+        next worker sends that delivery again, under the same id."""
+        deadline = time.monotonic() + timeout
         self._halt.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            senders = list(self._running.values())
+        for sender in senders:
+            sender.join(max(deadline - time.monotonic(), 0.0))
 
     def _run(self) -> None:
         failures = 0
@@ -491,40 +494,58 @@ class WebhookDeliverer:
             self._wake.clear()
 
     def run_round(self) -> int:
-        """Claim what is due for receivers not busy or resting, and hand each its sender."""
+        """Claim what is due for receivers not busy or resting, and hand each its sender (at
+        most ``senders`` at once; the rest wait for the next round, due as they were)."""
         now = self.clock()
-        claimed = self.store.claim_due_deliveries(now, self.holder, skip_subscriptions=self._busy())
-        for subscription_id, group in by_subscription(claimed).items():
-            job = self._pool.submit(
-                send_group, self.store, self.settings, group, self.clock, self._halt.is_set
+        busy = self._busy()
+        with self._lock:
+            free = self.senders - len(self._running)
+        if free <= 0:
+            return 0
+        claimed = self.store.claim_due_deliveries(now, self.holder, skip_subscriptions=busy)
+        groups = list(by_subscription(claimed).items())
+        for subscription_id, group in groups[:free]:
+            # Daemon threads: a process that exits mid-POST leaves the claim behind, and the
+            # next worker sends that delivery again (at least once, same id).
+            sender = threading.Thread(
+                target=self._send,
+                args=(subscription_id, group),
+                name=f"webhook-{subscription_id}",
+                daemon=True,
             )
             with self._lock:
-                self._running[subscription_id] = job
-            job.add_done_callback(functools.partial(self._finished, subscription_id))
+                self._running[subscription_id] = sender
+            sender.start()
+        left = [d.delivery.delivery_id for _, group in groups[free:] for d in group]
+        if left:
+            self.store.release_delivery_claims(left)
         self._prune(now)
-        return len(claimed)
+        return len(claimed) - len(left)
 
     def _busy(self) -> set[int]:
         """Subscriptions being sent to, or resting after a failure (kept in step by the
         senders' threads, hence the lock)."""
         now = self.clock()
         with self._lock:
-            self._running = {key: job for key, job in self._running.items() if not job.done()}
+            self._running = {key: t for key, t in self._running.items() if t.is_alive()}
             self._resting = {key: at for key, at in self._resting.items() if at > now}
             return set(self._running) | set(self._resting)
 
-    def _finished(self, subscription_id: int, job: Future[list[Attempt]]) -> None:
-        if not job.cancelled() and job.exception() is None:
-            failed = [a for a in job.result() if not a.is_delivered]
+    def _send(self, subscription_id: int, group: Sequence[DueDelivery]) -> None:
+        try:
+            attempts = send_group(self.store, self.settings, group, self.clock, self._halt.is_set)
+            failed = [a for a in attempts if not a.is_delivered]
             if failed:
                 self._rest(subscription_id, failed[-1])
-        elif not job.cancelled():
-            log.error(
-                "webhooks: sending to subscription %d failed",
-                subscription_id,
-                exc_info=job.exception(),
-            )
-        self._wake.set()
+        except StoreError as error:
+            # Its claims stay: sent again at the next look, as after a crash.
+            log.warning("webhooks: database unavailable while sending (%s)", error.describe())
+        except Exception:
+            log.exception("webhooks: sending to subscription %d failed", subscription_id)
+        finally:
+            with self._lock:
+                self._running.pop(subscription_id, None)
+            self._wake.set()
 
     def _rest(self, subscription_id: int, attempt: Attempt) -> None:
         try:
