@@ -50,6 +50,7 @@ def test_pages_and_feeds_carry_the_security_headers(admin: FlaskClient, db: Stor
             "form-action 'self'",
             "frame-ancestors 'none'",
             "base-uri 'none'",
+            "style-src 'self';",  # stylesheets from static/ only: no inline style may apply
         ):
             assert directive in policy, (url, directive)
         assert response.headers["X-Frame-Options"] == "DENY", url

@@ -119,7 +119,7 @@ def _add_security_headers(response: Response) -> Response:
         script = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'none'; script-src {script}; style-src 'self' 'unsafe-inline'; "
+            f"default-src 'none'; script-src {script}; style-src 'self'; "
             "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
