@@ -19,7 +19,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from bridge.models import Calendar, Feed, FeedKind
 from bridge.web.event_form import case_value
-from tests.process_support import wait_for
 from tests.support.browser import (
     DESKTOP,
     TIMEOUT_MS,
@@ -28,6 +27,7 @@ from tests.support.browser import (
     check_layout,
     log_in,
 )
+from tests.support.processes import wait_for
 
 
 def test_logging_in(browser: Browser, live_bridge: LiveBridge) -> None:

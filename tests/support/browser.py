@@ -27,7 +27,7 @@ from playwright.sync_api import (
 )
 
 from bridge.store import Store, open_store
-from tests.process_support import (
+from tests.support.processes import (
     REPO,
     Process,
     base_env,
