@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from bridge.entries import EntryFields, FieldError, Source
 from bridge.entries.addresses import COUNTRIES_WITH_STATE_CODES
 from bridge.models import Calendar, Case, Staff, Subject
+from bridge.store.case_services import KnownService
 
 # The text fields of the form, named as `EntryFields` names them.
 TEXT_FIELDS = (
@@ -136,10 +137,12 @@ class EventForm:
 def read_event_form(form: MultiDict[str, str]) -> EventForm:
     """The posted form, every value kept as typed."""
     values = {name: form.get(name, "") for name in TEXT_FIELDS}
-    # The page shows a state list for US, CA and AU and a text box elsewhere; only one of them
-    # is enabled, but a browser without scripts may post both: the first filled one counts.
-    states = [s for s in form.getlist("state") if s.strip()]
-    values["state"] = states[0] if states else ""
+    # The page shows a state list for US, CA and AU and a text box elsewhere, and a list of the
+    # case's known services beside a box for another; the script enables one of each, but a
+    # browser without scripts may post both: the first filled one counts.
+    for name in ("state", "service"):
+        filled = [value for value in form.getlist(name) if value.strip()]
+        values[name] = filled[0] if filled else ""
     submission_id = form.get("submission_id", "")
     return EventForm(
         values=values,
@@ -166,6 +169,7 @@ class FormChoices:
     cases: list[Case]
     staff: list[Staff]
     subjects_by_case: dict[int, list[Subject]]
+    services_by_case: dict[int, list[KnownService]]
     countries: list[Choice]
     states: dict[str, list[Choice]]
     default_timezone: str
@@ -175,13 +179,19 @@ class FormChoices:
         case = case_matching(self.cases, typed_case)
         return self.subjects_by_case.get(case.case_id, []) if case else []
 
+    def services_of(self, typed_case: str) -> list[KnownService]:
+        """The services the mirror has seen on the typed case's events, the latest used first."""
+        case = case_matching(self.cases, typed_case)
+        return self.services_by_case.get(case.case_id, []) if case else []
+
     def zone_for(self, calendar_value: str) -> str:
         """The zone a blank time zone stands for: the chosen calendar's, else the default."""
         zones = {str(c.calendar_id): c.timezone for c in self.calendars}
         return zones.get(calendar_value) or self.default_timezone
 
     def script_data(self) -> dict[str, Any]:
-        """What the page's script needs to fill the subject and state lists without a request."""
+        """What the page's script needs to fill the subject, service and state lists without a
+        request."""
         return {
             "defaultZone": self.default_timezone,
             "calendarZones": {str(c.calendar_id): c.timezone or "" for c in self.calendars},
@@ -189,6 +199,10 @@ class FormChoices:
             "subjects": {
                 str(case_id): [[str(s.subject_id), s.name] for s in subjects]
                 for case_id, subjects in self.subjects_by_case.items()
+            },
+            "services": {
+                str(case_id): [[str(s.case_service_id), service_label(s)] for s in services]
+                for case_id, services in self.services_by_case.items()
             },
             "states": {
                 country: [[c.value, c.label] for c in choices]
@@ -202,6 +216,7 @@ def form_choices(
     calendars: list[Calendar],
     cases: list[Case],
     subjects: list[Subject],
+    services: dict[int, list[KnownService]],
     staff: list[Staff],
     default_timezone: str,
 ) -> FormChoices:
@@ -214,10 +229,20 @@ def form_choices(
         cases=sorted(cases, key=lambda c: (c.label.casefold(), c.case_id)),
         staff=sorted(staff, key=lambda s: (s.name.casefold(), s.staff_id)),
         subjects_by_case=subjects_by_case,
+        services_by_case=services,
         countries=country_choices(),
         states={country: state_choices(country) for country in COUNTRIES_WITH_STATE_CODES},
         default_timezone=default_timezone,
     )
+
+
+def service_label(service: KnownService) -> str:
+    """How the list names a service: Trackops gives its id only, so its latest event's title
+    and how many events name it say which one it is."""
+    count = f"{service.event_count} event{'' if service.event_count == 1 else 's'}"
+    if not service.latest_title.strip():
+        return f"{service.case_service_id} · {count}"
+    return f"{service.case_service_id} · latest: {service.latest_title} · {count}"
 
 
 def case_value(case: Case) -> str:

@@ -60,6 +60,7 @@ from bridge.web.event_form import (
     case_value,
     form_choices,
     read_event_form,
+    service_label,
 )
 from bridge.zone_names import offered_zones
 
@@ -143,7 +144,9 @@ def _render_event_form(form: EventForm, *, status: int = 200) -> Page:
         labels=LABELS,
         choices=choices,
         subjects=choices.subjects_of(form.values.get("case", "")),
+        services=choices.services_of(form.values.get("case", "")),
         case_value=case_value,
+        service_label=service_label,
         state_country=country if country in choices.states else "",
         zone_placeholder=choices.zone_for(form.values.get("calendar", "")),
         default_country=options.default_country,
@@ -158,6 +161,7 @@ def _choices() -> FormChoices:
         calendars=store.list_calendars(),
         cases=store.list_cases(),
         subjects=store.list_subjects(),
+        services=store.case_services(),
         staff=store.list_staff(),
         default_timezone=current_settings().default_timezone,
     )
