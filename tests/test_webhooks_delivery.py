@@ -26,7 +26,7 @@ from bridge.delivery.webhooks import (
     send_group,
 )
 from bridge.models import Address, Privacy
-from bridge.store import Store
+from bridge.store import NewItem, Store
 from tests.support.events import make_event
 from tests.support.processes import wait_for
 from tests.support.webhook_receiver import Receiver, readme_verify, running_receiver
@@ -274,3 +274,29 @@ def test_deliveries_do_not_race_the_sender_stopping(store: Store, receiver: Rece
     assert send_group(store, ALLOWED, claimed, lambda: NOW, stop.is_set) == []
     again = store.claim_due_deliveries(NOW, "worker A")
     assert [d.delivery.message_id for d in again] == [d.delivery.message_id for d in claimed]
+
+
+def test_a_finished_batch_arrives_with_its_counts_and_created_events(
+    store: Store, receiver: Receiver
+) -> None:
+    subscribe(store, receiver, event_types=["batch.finished", "event.created"])
+    item = NewItem(1, "Row 1", "key-1", "Hearing", {"event": {"title": "Hearing"}})
+    queued = store.queue_batch(
+        batch_key="c" * 64, source="form", label="Form entry", total=1, ready=1, invalid=0,
+        items=[item], at=NOW,
+    )  # fmt: skip
+    claimed = store.claim_next_item(NOW)
+    assert claimed is not None
+    store.mark_item_sent(claimed.item_id, make_event(77, title="Hearing"), NOW)
+    deliver(store)
+    created, finished = (m.payload for m in receiver.received())  # in the order they happened
+    assert (created["type"], created["data"]["event_id"]) == ("event.created", 77)
+    assert finished["type"] == "batch.finished"
+    batch = finished["data"]
+    assert (batch["batch_id"], batch["source"], batch["sent"], batch["failed"]) == (
+        queued.batch.batch_id,
+        "form",
+        1,
+        0,
+    )
+    assert batch["event_ids"] == [77] and batch["finished_at"] == "2030-03-01T12:00:00Z"
