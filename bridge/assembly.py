@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bridge.config import Settings
+from bridge.delivery import push_settings
 from bridge.delivery.webhooks import WebhookDeliverer, webhook_settings
 from bridge.feed_engine import FeedEngine, render_options
 from bridge.sending import OutboxSender
@@ -126,6 +127,7 @@ def build_worker(settings: Settings, store: Store, stop_event: threading.Event) 
         outbox=OutboxSender(client, store),
         lease=keeper,
         feeds=FeedEngine(store, render_options(settings)),
+        push=push_settings(settings),
         # Sends while this worker holds the lease: the queue has one sender at a time.
         webhooks=WebhookDeliverer(
             store,

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from bridge.delivery import WebhookDeliverer, push_after_pass
+from bridge.delivery import PushSettings, WebhookDeliverer, push_after_pass
 from bridge.errors import BridgeError
 from bridge.feed_engine import FeedEngine, render_after_pass
 from bridge.sending import OutboxSender
@@ -290,8 +290,10 @@ class Worker:
         lease: LeaseKeeper | None = None,
         feeds: FeedEngine | None = None,
         webhooks: WebhookDeliverer | None = None,
+        push: PushSettings | None = None,
     ) -> None:
         self.syncer = syncer
+        self.push = push
         self.webhooks = webhooks
         self.feeds = feeds
         self.lease = lease
@@ -457,7 +459,9 @@ class Worker:
             self.webhooks.wake()
         if self.feeds is not None:
             render_after_pass(self.feeds)  # what the sends and the poll changed; never raises
-        push_after_pass(self.store)  # never raises but StoreError: a destination can't fail a pass
+        if self.push is not None:
+            # Never raises but StoreError: a destination can't fail a pass.
+            push_after_pass(self.store, self.push)
         self.passes += 1
         self._beat()
 

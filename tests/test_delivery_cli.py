@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
@@ -146,3 +147,16 @@ def test_push_remove_asks_what_happens_to_the_pushed_events(synced: int) -> None
 def test_push_add_refuses_an_unknown_feed(synced: int) -> None:
     result = CliRunner().invoke(main, ["push", "add", "9999", "https://caldav.example/cal/"])
     assert result.exit_code == 1 and "9999" in result.output
+
+
+def test_the_worker_pushes_with_its_own_settings_not_the_environment_s(
+    env: dict[str, str],
+) -> None:
+    # The demo builds its worker from settings it made itself: a destination must get events in
+    # the zone its feed is rendered with, not in whatever the environment says.
+    assert run("migrate").exit_code == 0
+    settings = replace(load_settings(), default_timezone="America/Chicago")
+    assert load_settings().default_timezone != "America/Chicago"
+    with open_current_store(settings) as store:
+        worker = build_worker(settings, store, threading.Event())
+    assert worker.push == push_settings(settings)

@@ -1,8 +1,9 @@
 """Push: the second reader of each pass's changes (CalDAV destinations per feed, webhooks).
 
-Entry points for the worker: ``push_after_pass(store)``; it never raises, so a destination that
-is down or refusing never fails a pass, polling or serving. ``WebhookDeliverer``: the thread that
-sends webhooks from the store's queue, woken after each pass.
+Entry points for the worker: ``push_after_pass(store, settings)``; it never raises, so a
+destination that is down or refusing never fails a pass, polling or serving.
+``WebhookDeliverer``: the thread that sends webhooks from the store's queue, woken after each
+pass.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from bridge.config import Settings, load_settings
+from bridge.config import Settings
 from bridge.delivery.caldav import PushOutcome, PushSettings, push_destination, push_due
 from bridge.delivery.webhooks import WebhookDeliverer
 from bridge.store import Store, StoreError
@@ -36,15 +37,17 @@ def push_settings(settings: Settings) -> PushSettings:
     )
 
 
-def push_after_pass(store: Store) -> None:
+def push_after_pass(store: Store, settings: PushSettings) -> None:
     """Push every destination whose feed changed (or that is catching up); log, never raise.
 
-    A StoreError is re-raised: the worker waits the database out like any other pass.
+    ``settings`` are the worker's own, so a destination gets events in the zones its feed is
+    rendered with. A StoreError is re-raised: the worker waits the database out like any other
+    pass.
     """
     try:
         if not store.list_destinations():
             return
-        outcomes = push_due(store, push_settings(load_settings()), datetime.now(UTC))
+        outcomes = push_due(store, settings, datetime.now(UTC))
     except StoreError:
         raise
     except Exception:
