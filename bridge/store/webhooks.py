@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
     delete,
     exists,
@@ -653,6 +654,15 @@ def next_due_at(
 # -- the delivery log and replays -----------------------------------------------------------
 
 
+def _select_deliveries() -> Select[Any]:
+    """Deliveries with their message's type and time, as `_delivery_of` reads them."""
+    return select(
+        webhook_deliveries,
+        webhook_messages.c.event_type,
+        webhook_messages.c.created_at.label("message_created_at"),
+    ).select_from(_joined())
+
+
 def select_deliveries(
     conn: Connection,
     *,
@@ -662,16 +672,7 @@ def select_deliveries(
 ) -> list[Delivery]:
     """The newest deliveries first (of one subscription, in some states, if given)."""
     d = webhook_deliveries.c
-    query = (
-        select(
-            webhook_deliveries,
-            webhook_messages.c.event_type,
-            webhook_messages.c.created_at.label("message_created_at"),
-        )
-        .select_from(_joined())
-        .order_by(d.delivery_id.desc())
-        .limit(limit)
-    )
+    query = _select_deliveries().order_by(d.delivery_id.desc()).limit(limit)
     if subscription_id is not None:
         query = query.where(d.subscription_id == subscription_id)
     if states is not None:
@@ -680,16 +681,7 @@ def select_deliveries(
 
 
 def select_delivery(conn: Connection, delivery_id: int) -> Delivery:
-    d = webhook_deliveries.c
-    query = (
-        select(
-            webhook_deliveries,
-            webhook_messages.c.event_type,
-            webhook_messages.c.created_at.label("message_created_at"),
-        )
-        .select_from(_joined())
-        .where(d.delivery_id == delivery_id)
-    )
+    query = _select_deliveries().where(webhook_deliveries.c.delivery_id == delivery_id)
     row = conn.execute(query).first()
     if row is None:
         raise NotFound("webhook delivery", delivery_id)
