@@ -7,7 +7,6 @@ Run: .venv/bin/python bench/push.py [trials] [poll_interval_seconds]   (default:
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import icalendar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import use_sandbox_worker_env, wait_for
 from bridge.assembly import build_worker
 from bridge.config import load_settings
 from bridge.delivery.plan import object_name
@@ -32,15 +32,6 @@ from trackops_sandbox.options import SandboxOptions
 from trackops_sandbox.server import SandboxServer
 
 
-def wait_for(check, timeout: float, step: float = 0.05):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := check()) is not None:
-            return found
-        time.sleep(step)
-    raise TimeoutError("gave up waiting")
-
-
 def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     interval = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
@@ -48,15 +39,8 @@ def main() -> None:
     sandbox = SandboxServer(SandboxOptions(events=300, rate_limit=None))
     radicale = Radicale(folder)
     radicale.start()
-    os.environ.update(
-        TRACKOPS_BASE_URL=sandbox.base_url,
-        TRACKOPS_USERNAME=sandbox.options.username,
-        TRACKOPS_API_TOKEN=sandbox.options.token,
-        TRACKOPS_RATE_LIMIT="50",
-        DATABASE_URL=f"sqlite:///{folder / 'bridge.db'}",
-        BRIDGE_POLL_INTERVAL=str(interval),
-        BRIDGE_FEED_PAST_DAYS="0",
-        BENCH_CALDAV_PASSWORD=PASSWORD,
+    use_sandbox_worker_env(
+        sandbox, folder, interval, BRIDGE_FEED_PAST_DAYS="0", BENCH_CALDAV_PASSWORD=PASSWORD
     )
     settings = load_settings()
     stop = threading.Event()

@@ -8,7 +8,6 @@ Run: .venv/bin/python bench/webhooks.py [trials] [poll_interval_seconds]   (defa
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import use_sandbox_worker_env, wait_for
 from bridge.assembly import build_worker
 from bridge.config import load_settings
 from bridge.delivery.webhooks import new_secret
@@ -29,29 +29,12 @@ from trackops_sandbox.options import SandboxOptions
 from trackops_sandbox.server import SandboxServer
 
 
-def wait_for(check, timeout: float, step: float = 0.01):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(step)
-    raise TimeoutError("gave up waiting")
-
-
 def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     interval = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
     folder = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     sandbox = SandboxServer(SandboxOptions(events=300, rate_limit=None))
-    os.environ.update(
-        TRACKOPS_BASE_URL=sandbox.base_url,
-        TRACKOPS_USERNAME=sandbox.options.username,
-        TRACKOPS_API_TOKEN=sandbox.options.token,
-        TRACKOPS_RATE_LIMIT="50",
-        DATABASE_URL=f"sqlite:///{folder / 'bridge.db'}",
-        BRIDGE_POLL_INTERVAL=str(interval),
-        BRIDGE_WEBHOOKS_ALLOW_PRIVATE="1",
-    )
+    use_sandbox_worker_env(sandbox, folder, interval, BRIDGE_WEBHOOKS_ALLOW_PRIVATE="1")
     settings = load_settings()
     stop = threading.Event()
     with running_receiver() as receiver, open_store(settings.database_url) as store:
