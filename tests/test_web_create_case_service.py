@@ -169,7 +169,7 @@ def test_a_fresh_form_shows_the_plain_box(admin: FlaskClient) -> None:
     # No case yet: the list is hidden (the script fills it when a case is typed), and a browser
     # without scripts has the text box, labelled as the field.
     page = admin.get("/admin/events/new").get_data(as_text=True)
-    assert "hidden disabled" in tag(page, "service_choice")
+    assert "hidden" in tag(page, "service-list") and "disabled" in tag(page, "service_choice")
     assert "disabled" not in tag(page, "service") and "hidden" not in tag(page, "service-other")
     assert '<span id="service-name">Case service</span>' in page
 
@@ -181,8 +181,8 @@ def test_the_form_lists_the_chosen_case_s_services(admin: FlaskClient, db: Store
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert listed_services(page) == [("", "— none, or another below —"), *SERVED_LIST]
-    assert "hidden" not in tag(page, "service_choice")
-    assert "hidden" not in tag(page, "service-choice-label")
+    assert "hidden" not in tag(page, "service-list")
+    assert "disabled" not in tag(page, "service_choice")
     assert '<span id="service-name">Another case service</span>' in page
     assert db.list_batches() == []
 
@@ -222,8 +222,7 @@ def test_a_case_the_mirror_knows_no_service_of_shows_the_text_box(admin: FlaskCl
     response = admin.post("/admin/events/new", data=form_for(admin, case="2026-0902", title=""))
     page = response.get_data(as_text=True)
     assert listed_services(page) == [("", "— none, or another below —")]
-    assert "hidden disabled" in tag(page, "service_choice")
-    assert "hidden" in tag(page, "service-choice-label")
+    assert "hidden" in tag(page, "service-list") and "disabled" in tag(page, "service_choice")
     assert "disabled" not in tag(page, "service") and "hidden" not in tag(page, "service-other")
     assert '<span id="service-name">Case service</span>' in page
 
