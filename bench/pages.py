@@ -39,7 +39,13 @@ def fill(url: str, count: int) -> None:
     staff = [Staff(100 + n, f"Investigator{n}", f"Lee{n}") for n in range(20)]
     cases = [Case(500 + n, f"2026-{n:04d}", f"REF-{n}", f"Matter {n}") for n in range(200)]
     events = [
-        dataclasses.replace(e, case_id=500 + e.event_id % 200, staff_ids=(100 + e.event_id % 20,))
+        dataclasses.replace(
+            e,
+            case_id=500 + e.event_id % 200,
+            # Seven in ten name one of their case's five services, as Trackops' events do.
+            case_service_id=None if e.event_id % 10 < 3 else 3000 + e.event_id % 1000 // 200,
+            staff_ids=(100 + e.event_id % 20,),
+        )
         for e in make_events(count, now - timedelta(days=30))
     ]
     with open_store(url) as store:
@@ -90,6 +96,7 @@ def pages(url: str) -> dict[str, str]:
         f"&from={datetime.now(UTC).date()}&to={(datetime.now(UTC) + timedelta(days=90)).date()}",
         "events, case + staff, page 3": "/admin/events?case=2026-00&staff=105&page=3",
         "calendars": "/admin/calendars",
+        "event form (cases' known services)": "/admin/events/new",
     }
 
 
