@@ -12,8 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-# Any constant works, as long as it differs from the migration lock's.
-_PG_DRAIN_LOCK = 7_406_111_502
+# The lock's two-key form: this constant, and the schema's name hashed, so bridges (and test
+# runs) that share one PostgreSQL database in schemas of their own never take each other's
+# lock. (The single-key locks of migrations and the login throttle live in another key space.)
+_PG_DRAIN_LOCK = 7_406_111
+_PG_DRAIN_KEYS = (_PG_DRAIN_LOCK, func.hashtext(func.current_schema()))
 
 
 @contextmanager
@@ -28,13 +31,13 @@ def hold_drain_lock(engine: Engine) -> Iterator[bool]:
         with engine.connect() as conn:
             session = conn.execution_options(isolation_level="AUTOCOMMIT")
             is_held = bool(
-                session.execute(select(func.pg_try_advisory_lock(_PG_DRAIN_LOCK))).scalar_one()
+                session.execute(select(func.pg_try_advisory_lock(*_PG_DRAIN_KEYS))).scalar_one()
             )
             try:
                 yield is_held
             finally:
                 if is_held:
-                    session.execute(select(func.pg_advisory_unlock(_PG_DRAIN_LOCK)))
+                    session.execute(select(func.pg_advisory_unlock(*_PG_DRAIN_KEYS)))
         return
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
