@@ -64,9 +64,14 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The suite on every core (pytest-xdist), each test file on one worker (--dist loadfile), so a
+# module's servers and client runs start once; `make test TEST_WORKERS=0` runs it in one process.
+# Not in pytest's addopts: a single file runs faster without workers, and -s shows its prints.
+TEST_WORKERS ?= auto
+
 test: lint clients browser
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$($(BIN)/python tests/find_postgres.py $(PG_URL))}" \
-		$(BIN)/python -m pytest
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Not part of `make test`: it takes several minutes, installs wrk (apt-get) and bench/node's
 # ical-generator (npm) when missing, and writes BENCHMARKS.md (BENCH_ARGS=--quick: a short run).
