@@ -451,7 +451,7 @@ def test_werkzeug_request_log_shows_no_feed_token(
 ) -> None:
     feed = feed_of(db, FeedKind.ALL)
     server = make_server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
         with caplog.at_level(logging.INFO, logger="werkzeug"):

@@ -52,7 +52,7 @@ def web_settings() -> Settings:
 def serving(app: Flask) -> Iterator[str]:
     """The app on a real threaded werkzeug server on a free port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

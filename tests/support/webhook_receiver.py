@@ -92,7 +92,10 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/trackops"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval makes shutdown() quick (0.5 s by default): every test stops one.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _answer(self) -> int:
         with self._lock:
