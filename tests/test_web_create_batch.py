@@ -14,8 +14,14 @@ from flask.testing import FlaskClient
 
 from bridge.config import Settings
 from bridge.store import Store
-from tests.support.submit import submit_settings, submit_store
-from tests.test_web_submit import batch_id_of, confirm, preview_of, upload
+from tests.support.submit import (
+    batch_id_of,
+    confirm,
+    preview_of,
+    submit_settings,
+    submit_store,
+    upload,
+)
 
 
 @pytest.fixture

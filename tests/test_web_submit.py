@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, update
 from werkzeug.datastructures import FileStorage
-from werkzeug.test import TestResponse, encode_multipart
+from werkzeug.test import encode_multipart
 
 from bridge.config import Settings
 from bridge.entries import COLUMNS
@@ -34,10 +34,13 @@ from tests.support.submit import (
     JOHN_DOE,
     SURVEILLANCE,
     batch_id_of,
+    confirm,
     event_form,
     field_error,
+    preview_of,
     submit_settings,
     submit_store,
+    upload,
 )
 from tests.support.web import csrf_token, hidden, hidden_value, log_in
 
@@ -231,33 +234,6 @@ CSV_ROWS = (
     b"Hearing,Court dates,2026-0150,2026-07-32,09:00,10:00,Nobody Here,Mars/Olympus\r\n"
     b"Deposition,Court dates,2026-0150,2026-07-14,,,,America/New_York\r\n"
 )
-
-
-def upload(admin: FlaskClient, data: bytes, filename: str, **choices: str) -> TestResponse:
-    form = {
-        "csrf_token": csrf_token(admin, "/admin/uploads"),
-        "file": (io.BytesIO(data), filename),
-        **choices,
-    }
-    return admin.post("/admin/uploads", data=form, content_type="multipart/form-data")
-
-
-def preview_of(admin: FlaskClient, response: TestResponse) -> TestResponse:
-    assert response.status_code == 302, response.get_data(as_text=True)
-    assert urlsplit(response.headers["Location"]).path.startswith("/admin/uploads/")
-    return admin.get(response.headers["Location"])
-
-
-def confirm(admin: FlaskClient, preview: TestResponse) -> TestResponse:
-    """Press the preview's button."""
-    return admin.post(
-        "/admin/uploads/confirm",
-        data={
-            "csrf_token": hidden(preview, "csrf_token"),
-            "upload_id": hidden(preview, "upload_id"),
-            "preview_digest": hidden(preview, "preview_digest"),
-        },
-    )
 
 
 def test_csv_preview_lists_every_row_and_confirm_queues_only_the_ready_ones(

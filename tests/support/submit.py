@@ -5,6 +5,7 @@ app runs with, `event_form()` (a filled-in form as the page posts it), and reade
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from werkzeug.test import TestResponse
 from bridge.config import Settings
 from bridge.models import Case, Event, Privacy, Staff, Subject
 from bridge.store import open_store
-from tests.support.web import hidden, make_settings
+from tests.support.web import csrf_token, hidden, make_settings
 
 UPDATED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SURVEILLANCE, COURT = 3, 4  # calendar ids; Surveillance is in Denver, Court has no zone
@@ -103,3 +104,30 @@ def batch_id_of(response: TestResponse) -> int:
     found = re.fullmatch(r"/admin/batches/(\d+)", urlsplit(response.headers["Location"]).path)
     assert found, response.headers["Location"]
     return int(found.group(1))
+
+
+def upload(admin: FlaskClient, data: bytes, filename: str, **choices: str) -> TestResponse:
+    form = {
+        "csrf_token": csrf_token(admin, "/admin/uploads"),
+        "file": (io.BytesIO(data), filename),
+        **choices,
+    }
+    return admin.post("/admin/uploads", data=form, content_type="multipart/form-data")
+
+
+def preview_of(admin: FlaskClient, response: TestResponse) -> TestResponse:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert urlsplit(response.headers["Location"]).path.startswith("/admin/uploads/")
+    return admin.get(response.headers["Location"])
+
+
+def confirm(admin: FlaskClient, preview: TestResponse) -> TestResponse:
+    """Press the preview's button."""
+    return admin.post(
+        "/admin/uploads/confirm",
+        data={
+            "csrf_token": hidden(preview, "csrf_token"),
+            "upload_id": hidden(preview, "upload_id"),
+            "preview_digest": hidden(preview, "preview_digest"),
+        },
+    )

@@ -54,7 +54,8 @@ def log_in(web: FlaskClient, password: str = PASSWORD, **extra: str) -> TestResp
 
 
 # The endpoints anyone may reach; every other route needs the admin's login.
-OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez"}
+# The stylesheets and favicon are public: the login page needs them.
+OPEN_ENDPOINTS = {"feeds.serve_feed", "auth.login", "health.healthz", "health.livez", "static"}
 
 
 def sample_url(app: Flask, rule: Rule) -> str:
