@@ -3,8 +3,9 @@
 A real SQLite store is filled with bench/feeds.py's event mix (10,000 events three hours apart,
 five zones, every tenth all-day), given cases, staff, fetches and a day of request tallies,
 and every feed rendered as the worker renders it. Then each page is requested through the
-app in this process (Flask's test client: no network, so the time is the server's): once cold
-(a fresh app: the preview splits the render and parses its blocks) and then ROUNDS times warm.
+app in this process (Flask's test client: no network, so the time is the server's): once
+cold (a fresh app, its templates compiled as at gunicorn's start-up: the preview splits the
+render and parses its blocks) and then ROUNDS times warm.
 
 Run: .venv/bin/python bench/pages.py [--events N]
 """
@@ -101,9 +102,10 @@ def pages(url: str) -> dict[str, str]:
 
 
 def measure(url: str) -> None:
-    from bridge.web import app_context_of, create_app
+    from bridge.web import app_context_of, compile_templates, create_app
 
     app = create_app(settings(), store_url=url)
+    compile_templates(app)  # as the Procfile's gunicorn app does at start-up
     try:
         client = app.test_client()
         page = client.get("/login").get_data(as_text=True)

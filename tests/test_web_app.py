@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from bridge.config import Settings
 from bridge.errors import BridgeError, ConfigError
 from bridge.models import FeedKind
-from bridge.store import SchemaOutOfDate, Store
-from bridge.web import create_app, create_app_from_env
+from bridge.store import SchemaOutOfDate, Store, open_store
+from bridge.web import app_context_of, create_app, create_app_from_env
 from tests.support.web import (
     SECRET_KEY,
     log_in,
@@ -108,3 +108,23 @@ def test_gunicorn_factory_reports_a_bad_setting_in_one_line(
         create_app_from_env()
     assert str(raised.value).startswith("BRIDGE_ADMIN_PASSWORD: not set or shorter than 8")
     assert "\n" not in str(raised.value)
+
+
+def test_the_gunicorn_app_has_every_page_template_compiled_before_its_first_request(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    with open_store(url) as store:
+        store.migrate()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("BRIDGE_ADMIN_PASSWORD", "a-long-enough-password")
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
+    app = create_app_from_env()
+    try:
+        pages = set(app.jinja_env.list_templates(extensions=["html"]))
+        assert {"base.html", "auth/login.html", "admin/feed.html"} <= pages
+        # Jinja's cache is keyed by (loader weakref, name): every page is in it already.
+        assert {name for _, name in app.jinja_env.cache} >= pages
+    finally:
+        app_context_of(app).store.close()
